@@ -1,0 +1,582 @@
+/**
+ * Client algorithms (paper §4.1 read/write, §4.2 join/leave, Algorithm 7), written against the Transport,
+ * Clock and Random interfaces only. Every answer is verified before it counts: signer signatures, KV
+ * acknowledgements, and every record a read returns (writer signature and collective signature), and
+ * answers are counted per distinct node.
+ */
+import { bytesEqual, toHex } from '../codec/bytes.js';
+import { AbortedError, withDeadline, type Clock } from '../env/clock.js';
+import { sample, type Random } from '../env/random.js';
+import { sign, verify, type SigningKey } from '../crypto/ed25519.js';
+import { LIMITS, SEALED_TIMESTAMP } from '../limits.js';
+import { DEFAULT_QUORUM_OPTIONS, QuorumCache, type CliqueQuorum, type QuorumOptions, type QuorumSystem } from '../quorum/quorum-system.js';
+import type { Transport } from '../transport/transport.js';
+import type { Certificate, NodeId } from '../trust/certificate.js';
+import { TrustGraph, type Presence } from '../trust/graph.js';
+import { accusedOf, type RevocationProof } from '../trust/revocation.js';
+import { ackStatement, presenceStatement, signerStatement, valueDigest, writerStatement } from '../trust/statements.js';
+import { ProtocolError, type ErrorCode } from './errors.js';
+import { decodeResponse, encodeRequest, type MemberSignature, type Request, type Response, type SignedRecord } from './messages.js';
+import { equivocationProofs, RecordVerifier } from './verify.js';
+
+export interface ClientOptions {
+  readonly quorum: QuorumOptions;
+  /** Deadline of one protocol phase (time, sign, store, read, write-back). */
+  readonly phaseTimeoutMs: number;
+  /** Attempts of a write that lost a timestamp race to a concurrent writer. */
+  readonly writeAttempts: number;
+  /** Random backoff between such attempts, in [min, max] ms. */
+  readonly backoffMinMs: number;
+  readonly backoffMaxMs: number;
+  /**
+   * After every clique has a sufficient collective signature, keep collecting late signatures for this
+   * long: a record signed by more members stays valid if some of them are revoked later.
+   */
+  readonly signGraceMs: number;
+}
+
+export const DEFAULT_CLIENT_OPTIONS: ClientOptions = {
+  quorum: DEFAULT_QUORUM_OPTIONS,
+  phaseTimeoutMs: 2000,
+  writeAttempts: 6,
+  backoffMinMs: 2,
+  backoffMaxMs: 40,
+  signGraceMs: 5,
+};
+
+export interface ClientDeps {
+  readonly key: SigningKey;
+  readonly certificate: Certificate;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly transport: Transport;
+  /** The trust graph to use (a daemon shares its server's); a fresh one otherwise. */
+  readonly graph?: TrustGraph;
+  readonly options?: Partial<ClientOptions>;
+  /** Called for every revocation this client performs. */
+  readonly onRevoke?: (accused: NodeId, proof: RevocationProof) => void;
+}
+
+export interface WriteResult {
+  readonly t: bigint;
+  /** Distinct clique members whose signatures the record carries. */
+  readonly signers: readonly NodeId[];
+  /** KV nodes that acknowledged with a valid signature. */
+  readonly acknowledgedBy: readonly NodeId[];
+}
+
+export interface ReadResult {
+  /** Undefined when no valid record exists. */
+  readonly record: SignedRecord | undefined;
+  readonly value: Uint8Array | undefined;
+  readonly t: bigint;
+  /** Nodes that answered with a valid (or no) record. */
+  readonly answeredBy: readonly NodeId[];
+  /** Nodes whose answers were invalid (bad signatures, wrong variable, malformed). */
+  readonly invalidFrom: readonly NodeId[];
+  /** Nodes the latest record was written back to. */
+  readonly writtenBackTo: readonly NodeId[];
+  /** Proofs found by the equivocation check during this read. */
+  readonly equivocations: readonly RevocationProof[];
+}
+
+export interface ReadOptions {
+  readonly signal?: AbortSignal;
+  /** Query only a random KV quorum (size q) instead of every KV node; used by the detection experiment. */
+  readonly sampleQuorum?: boolean;
+  /** Skip the write-back phase (the detection experiment measures detection only). */
+  readonly skipWriteBack?: boolean;
+}
+
+type Outcome = { peer: Certificate; response: Response } | { peer: Certificate; error: unknown };
+
+const LAST_USED_MAX = 65536;
+
+export class BftkvClient {
+  readonly id: NodeId;
+  readonly graph: TrustGraph;
+  readonly options: ClientOptions;
+  private readonly quorums: QuorumCache;
+  private readonly verifier: RecordVerifier;
+  /** Highest timestamp this client signed per variable: an honest writer never reuses one (never equivocates). */
+  private readonly lastUsed = new Map<string, bigint>();
+  private presenceSeq = 0n;
+
+  constructor(private readonly deps: ClientDeps) {
+    this.id = deps.certificate.id;
+    this.graph = deps.graph ?? new TrustGraph();
+    this.graph.addCertificate(deps.certificate);
+    this.options = { ...DEFAULT_CLIENT_OPTIONS, ...deps.options };
+    this.quorums = new QuorumCache(this.graph, this.id, this.options.quorum);
+    this.verifier = new RecordVerifier(this.graph);
+  }
+
+  /** The quorum system this client currently sees. */
+  quorumSystem(): QuorumSystem {
+    return this.quorums.get();
+  }
+
+  /** This client's certificate as currently known (with the certifications its graph verified). */
+  certificate(): Certificate {
+    return this.graph.certificate(this.id) ?? this.deps.certificate;
+  }
+
+  private server(id: NodeId): Certificate | undefined {
+    const c = this.graph.certificate(id);
+    return c !== undefined && c.body.address !== '' ? c : undefined;
+  }
+
+  private servers(ids: readonly NodeId[]): Certificate[] {
+    return ids.map((id) => this.server(id)).filter((c): c is Certificate => c !== undefined);
+  }
+
+  /**
+   * Sends `req` to `peers` and feeds outcomes, in arrival order, to `onOutcome` until it returns true or
+   * every peer answered. Resolves true when stopped by `onOutcome`. Requests still outstanding keep
+   * running until the phase deadline; their outcomes go to `onLate` if given.
+   */
+  private gather(
+    peers: readonly Certificate[],
+    req: Request,
+    signal: AbortSignal | undefined,
+    onOutcome: (o: Outcome) => boolean,
+    onLate?: (o: Outcome) => void,
+  ): Promise<boolean> {
+    const payload = encodeRequest(req);
+    return new Promise<boolean>((resolve, reject) => {
+      let settled = false;
+      let remaining = peers.length;
+      if (remaining === 0) return resolve(false);
+      const deadline = withDeadline(this.deps.clock, this.options.phaseTimeoutMs, signal, async (s) => {
+        await Promise.all(
+          peers.map(async (peer) => {
+            let o: Outcome;
+            try {
+              const bytes = await this.deps.transport.request(peer.id, peer.body.address, payload, s);
+              o = { peer, response: decodeResponse(req.kind, bytes) };
+            } catch (error) {
+              o = { peer, error };
+            }
+            remaining--;
+            if (settled) {
+              if (onLate !== undefined && !(('error' in o) && o.error instanceof AbortedError)) onLate(o);
+              return;
+            }
+            let done = false;
+            try {
+              done = onOutcome(o);
+            } catch (e) {
+              settled = true;
+              reject(e instanceof Error ? e : new Error(String(e)));
+              return;
+            }
+            if (done || remaining === 0) {
+              settled = true;
+              resolve(done);
+            }
+          }),
+        );
+      });
+      deadline.then(
+        () => undefined,
+        (e: unknown) => {
+          if (!settled) {
+            settled = true;
+            if (signal?.aborted) reject(new AbortedError());
+            else resolve(false);
+          }
+          void e;
+        },
+      );
+    });
+  }
+
+  // ---------------------------------------------------------------- join / leave (paper §4.2)
+
+  private nextPresence(present: boolean): Presence {
+    const now = BigInt(Math.max(0, Math.floor(this.deps.clock.now())));
+    let seq = this.graph.presenceSeq(this.id) + 1n;
+    if (seq <= this.presenceSeq) seq = this.presenceSeq + 1n;
+    if (now > seq) seq = now;
+    this.presenceSeq = seq;
+    const signature = sign(this.deps.key, presenceStatement(this.id, seq, present));
+    const p: Presence = { id: this.id, seq, present, signature };
+    this.graph.applyPresence(p);
+    return p;
+  }
+
+  /**
+   * Join (Algorithm 7): send this node's certificate to every known server, verify and merge the graphs
+   * they return, and repeat with servers learned on the way until no new server appears.
+   */
+  async join(bootstrap: readonly Certificate[] = [], signal?: AbortSignal): Promise<{ contacted: number; answered: number }> {
+    this.graph.addCertificates(bootstrap);
+    const presence = this.nextPresence(true);
+    const contacted = new Set<NodeId>([this.id]);
+    let answered = 0;
+    for (let round = 0; round < LIMITS.graphVerticesMax; round++) {
+      const peers = this.graph.certificates().filter((c) => !contacted.has(c.id) && c.body.address !== '' && this.graph.isEligible(c.id));
+      if (peers.length === 0) break;
+      for (const p of peers) contacted.add(p.id);
+      const req: Request = { kind: 'join', certificate: this.certificate(), presence };
+      const responses: Array<Extract<Response, { kind: 'join' }>> = [];
+      await this.gather(peers, req, signal, (o) => {
+        if ('response' in o && o.response.kind === 'join') responses.push(o.response);
+        return false;
+      });
+      answered += responses.length;
+      for (const r of responses) this.mergeGraph(r.certificates, r.presences, r.proofs);
+    }
+    return { contacted: contacted.size - 1, answered };
+  }
+
+  /** Verifies and merges a received graph (certificates, presence, revocation proofs). */
+  mergeGraph(certs: readonly Certificate[], presences: readonly Presence[], proofs: readonly RevocationProof[]): void {
+    for (const p of proofs) this.applyRevocation(p);
+    const results = this.graph.addCertificates(certs);
+    for (const r of results) if (r.proof !== undefined) this.applyRevocation(r.proof);
+    for (const p of presences) if (p.id !== this.id) this.graph.applyPresence(p);
+  }
+
+  /** Leave (paper §4.2): announce to every known server that this node is gone. */
+  async leave(signal?: AbortSignal): Promise<number> {
+    const presence = this.nextPresence(false);
+    const peers = this.graph.certificates().filter((c) => c.id !== this.id && c.body.address !== '');
+    let acks = 0;
+    await this.gather(peers, { kind: 'leave', presence }, signal, (o) => {
+      if ('response' in o && o.response.kind === 'ok') acks++;
+      return false;
+    });
+    return acks;
+  }
+
+  private applyRevocation(p: RevocationProof): boolean {
+    if (!this.graph.revoke(p)) return false;
+    this.deps.onRevoke?.(accusedOf(p), p);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- write (paper §4.1)
+
+  /** Writes v to x: timestamps, collective signature from every quorum clique, store on a KV quorum. */
+  async write(x: Uint8Array, v: Uint8Array, signal?: AbortSignal): Promise<WriteResult> {
+    return this.writeWith(x, v, false, signal);
+  }
+
+  /** Writes v to x with the write-once timestamp 2^64−1: the variable is sealed afterwards. */
+  async writeOnce(x: Uint8Array, v: Uint8Array, signal?: AbortSignal): Promise<WriteResult> {
+    return this.writeWith(x, v, true, signal);
+  }
+
+  private checkArgs(x: Uint8Array, v?: Uint8Array): void {
+    if (x.length === 0 || x.length > LIMITS.keyBytesMax) throw new RangeError(`x: length must be 1..${LIMITS.keyBytesMax}, got ${x.length}`);
+    if (v !== undefined && v.length > LIMITS.valueBytesMax) throw new RangeError(`v: longer than ${LIMITS.valueBytesMax}`);
+  }
+
+  private async writeWith(x: Uint8Array, v: Uint8Array, once: boolean, signal?: AbortSignal): Promise<WriteResult> {
+    this.checkArgs(x, v);
+    let lastError: ProtocolError | undefined;
+    for (let attempt = 0; attempt < this.options.writeAttempts; attempt++) {
+      if (attempt > 0) {
+        const span = this.options.backoffMaxMs - this.options.backoffMinMs;
+        await this.deps.clock.sleep(this.options.backoffMinMs + this.deps.random.int(span + 1) * Math.min(attempt, 4) / 4, signal);
+      }
+      const qs = this.quorums.get();
+      if (qs.cliques.length === 0) throw new ProtocolError('insufficientResponses', 'no quorum clique in this node\'s trust graph');
+      if (qs.kvNodes.length === 0) throw new ProtocolError('insufficientResponses', 'no KV node in this node\'s trust graph');
+      const t = once ? SEALED_TIMESTAMP : await this.collectTimestamp(qs, x, signal);
+      const signed = await this.collectSignatures(qs, x, t, v, signal);
+      if ('retry' in signed) {
+        lastError = signed.retry;
+        continue;
+      }
+      return this.storeRecord(qs, signed.record, signal);
+    }
+    throw lastError ?? new ProtocolError('insufficientResponses', 'write failed');
+  }
+
+  /**
+   * Time phase: 2b+1 answers from every clique. Per clique the answers are sorted and only those within
+   * the timestamp step of the (b+1)-th largest count, so b lying members can neither push t beyond what
+   * honest signers accept nor seal the variable; at least one honest member among any 2b+1 answers holds
+   * the latest signed timestamp (sufficient sets and timestamp quorums intersect in b+1).
+   */
+  private async collectTimestamp(qs: QuorumSystem, x: Uint8Array, signal?: AbortSignal): Promise<bigint> {
+    const answers = new Map<CliqueQuorum, bigint[]>();
+    const failures = new Map<CliqueQuorum, NodeId[]>();
+    for (const c of qs.cliques) {
+      answers.set(c, []);
+      failures.set(c, []);
+    }
+    const done = () => qs.cliques.every((c) => answers.get(c)!.length >= c.timestampQuorum);
+    const hopeless = () => qs.cliques.some((c) => c.members.length - failures.get(c)!.length < c.timestampQuorum);
+    const peers = this.servers(qs.cliques.flatMap((c) => c.members));
+    await this.gather(peers, { kind: 'time', x }, signal, (o) => {
+      const c = qs.cliqueOf(o.peer.id)!;
+      if ('response' in o && o.response.kind === 'time') answers.get(c)!.push(o.response.t);
+      else failures.get(c)!.push(o.peer.id);
+      return done() || hopeless();
+    });
+    if (!done()) {
+      throw new ProtocolError('insufficientResponses', 'too few timestamp answers', undefined, qs.cliques.flatMap((c) => failures.get(c)!));
+    }
+    let t = this.lastUsed.get(toHex(x)) ?? 0n;
+    for (const c of qs.cliques) {
+      const sorted = answers.get(c)!.slice().sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+      const reference = sorted[c.b]!;
+      if (reference === SEALED_TIMESTAMP) throw new ProtocolError('sealed', 'variable is sealed');
+      for (const a of sorted) if (a <= reference + LIMITS.timestampStepMax && a !== SEALED_TIMESTAMP && a > t) t = a;
+    }
+    if (t + 1n >= SEALED_TIMESTAMP) throw new ProtocolError('invalidTimestamp', 'timestamp space exhausted');
+    return t + 1n;
+  }
+
+  private rememberTimestamp(x: Uint8Array, t: bigint): void {
+    const k = toHex(x);
+    if ((this.lastUsed.get(k) ?? 0n) < t || t === SEALED_TIMESTAMP) {
+      this.lastUsed.delete(k);
+      if (this.lastUsed.size >= LAST_USED_MAX) this.lastUsed.delete(this.lastUsed.keys().next().value!);
+      this.lastUsed.set(k, t === SEALED_TIMESTAMP ? this.lastUsed.get(k) ?? 0n : t);
+    }
+  }
+
+  /**
+   * Sign phase: ask every member of every clique; verify each signature; finish when every clique has a
+   * sufficient set (plus a short grace for late signers). A lost timestamp race is reported as `retry`.
+   */
+  private async collectSignatures(
+    qs: QuorumSystem,
+    x: Uint8Array,
+    t: bigint,
+    v: Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<{ record: SignedRecord } | { retry: ProtocolError }> {
+    const digest = valueDigest(v);
+    const writer = this.certificate();
+    const writerSignature = sign(this.deps.key, writerStatement(x, t, digest));
+    this.rememberTimestamp(x, t);
+    const statement = signerStatement(x, t, digest, this.id, writerSignature);
+    const valid = new Map<CliqueQuorum, Map<NodeId, Uint8Array>>();
+    const failed = new Map<CliqueQuorum, number>();
+    for (const c of qs.cliques) {
+      valid.set(c, new Map());
+      failed.set(c, 0);
+    }
+    const errors = new Map<ErrorCode, number>();
+    const culprits: NodeId[] = [];
+    let conflict: ProtocolError | undefined;
+    const sufficient = () => qs.cliques.every((c) => valid.get(c)!.size >= c.sufficient);
+    const hopeless = () => qs.cliques.some((c) => c.members.length - failed.get(c)! < c.sufficient);
+    const accept = (o: Outcome): void => {
+      const c = qs.cliqueOf(o.peer.id)!;
+      if ('response' in o && o.response.kind === 'sign') {
+        if (verify(o.peer.body.publicKey, statement, o.response.signature)) {
+          valid.get(c)!.set(o.peer.id, o.response.signature);
+          return;
+        }
+        culprits.push(o.peer.id);
+      } else if ('response' in o && o.response.kind === 'error') {
+        const code = o.response.code;
+        errors.set(code, (errors.get(code) ?? 0) + 1);
+        if (code === 'timestampConflict' || code === 'staleTimestamp') {
+          conflict = new ProtocolError(code, o.response.message, o.response.timestamp);
+          if (o.response.timestamp > 0n && o.response.timestamp !== SEALED_TIMESTAMP) this.rememberTimestamp(x, o.response.timestamp);
+        }
+      }
+      failed.set(c, failed.get(c)! + 1);
+    };
+    const peers = this.servers(qs.cliques.flatMap((c) => c.members));
+    let graceStarted = false;
+    const graceCtl = new AbortController();
+    const onAbort = () => graceCtl.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await this.gather(peers, { kind: 'sign', x, t, v, writer, writerSignature }, graceCtl.signal, (o) => {
+        accept(o);
+        if (sufficient() && !graceStarted) {
+          graceStarted = true;
+          if (this.options.signGraceMs <= 0) return true;
+          this.deps.clock.sleep(this.options.signGraceMs, graceCtl.signal).then(() => graceCtl.abort(), () => undefined);
+        }
+        return !sufficient() && hopeless();
+      });
+    } catch (e) {
+      if (!(e instanceof AbortedError) || signal?.aborted) throw e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      graceCtl.abort();
+    }
+    if (!sufficient()) {
+      if (conflict !== undefined && (errors.get('sealed') ?? 0) === 0) return { retry: conflict };
+      throw mostFrequentError(errors, 'insufficientSignatures', 'could not collect a sufficient collective signature', culprits);
+    }
+    const signatures: MemberSignature[] = [];
+    for (const c of qs.cliques) for (const [signer, signature] of valid.get(c)!) signatures.push({ signer, signature });
+    signatures.sort((a, b) => (a.signer < b.signer ? -1 : a.signer > b.signer ? 1 : 0));
+    return { record: { x, t, v, writer, writerSignature, signatures } };
+  }
+
+  /** Store phase: send the record to every KV node, count distinct valid signed acknowledgements. */
+  private async storeRecord(qs: QuorumSystem, record: SignedRecord, signal?: AbortSignal): Promise<WriteResult> {
+    const acked = await this.sendRecord(qs, this.servers(qs.kvNodes), record, qs.kvQuorum, signal);
+    if (acked.acks.length < qs.kvQuorum) {
+      throw mostFrequentError(acked.errors, 'insufficientResponses', `only ${acked.acks.length} of ${qs.kvQuorum} KV acknowledgements`, acked.culprits);
+    }
+    return { t: record.t, signers: record.signatures.map((s) => s.signer), acknowledgedBy: acked.acks };
+  }
+
+  private async sendRecord(
+    qs: QuorumSystem,
+    peers: readonly Certificate[],
+    record: SignedRecord,
+    needed: number,
+    signal?: AbortSignal,
+  ): Promise<{ acks: NodeId[]; errors: Map<ErrorCode, number>; culprits: NodeId[] }> {
+    const statement = ackStatement(record.x, record.t, valueDigest(record.v));
+    const acks: NodeId[] = [];
+    const errors = new Map<ErrorCode, number>();
+    const culprits: NodeId[] = [];
+    let failures = 0;
+    await this.gather(peers, { kind: 'write', record }, signal, (o) => {
+      if ('response' in o && o.response.kind === 'write' && verify(o.peer.body.publicKey, statement, o.response.ack)) {
+        acks.push(o.peer.id);
+      } else {
+        failures++;
+        if ('response' in o && o.response.kind === 'error') errors.set(o.response.code, (errors.get(o.response.code) ?? 0) + 1);
+        else if ('response' in o) culprits.push(o.peer.id);
+      }
+      return acks.length >= needed || peers.length - failures < needed;
+    });
+    void qs;
+    return { acks, errors, culprits };
+  }
+
+  // ---------------------------------------------------------------- read (paper §4.1)
+
+  /**
+   * Read: q verified answers from KV nodes, the equivocation check across them, the latest valid record,
+   * and write-back until q nodes hold it (so a later read cannot return an older value).
+   */
+  async read(x: Uint8Array, options: ReadOptions = {}): Promise<ReadResult> {
+    this.checkArgs(x);
+    const { signal } = options;
+    const qs = this.quorums.get();
+    if (qs.kvNodes.length === 0) throw new ProtocolError('insufficientResponses', 'no KV node in this node\'s trust graph');
+    const all = this.servers(qs.kvNodes);
+    const peers = options.sampleQuorum === true ? sample(this.deps.random, all, qs.kvQuorum) : all;
+    const answers = new Map<NodeId, SignedRecord | undefined>();
+    const invalid: NodeId[] = [];
+    const errors = new Map<ErrorCode, number>();
+    let failures = 0;
+    const classify = (o: Outcome): 'valid' | 'invalid' | 'failed' => {
+      if (!('response' in o)) return 'failed';
+      const r = o.response;
+      if (r.kind === 'error') {
+        errors.set(r.code, (errors.get(r.code) ?? 0) + 1);
+        return 'failed';
+      }
+      if (r.kind !== 'read') return 'invalid';
+      if (r.record === undefined) {
+        answers.set(o.peer.id, undefined);
+        return 'valid';
+      }
+      if (!bytesEqual(r.record.x, x) || !this.verifier.verify(qs, r.record).ok) return 'invalid';
+      answers.set(o.peer.id, r.record);
+      return 'valid';
+    };
+    const equivocations: RevocationProof[] = [];
+    const checkAgainst = (rec: SignedRecord) => {
+      for (const other of answers.values()) {
+        if (other === undefined || other.t !== rec.t) continue;
+        for (const p of equivocationProofs(this.graph, other, rec)) if (this.applyRevocation(p)) equivocations.push(p);
+      }
+    };
+    await this.gather(
+      peers,
+      { kind: 'read', x },
+      signal,
+      (o) => {
+        const before = 'response' in o && o.response.kind === 'read' ? o.response.record : undefined;
+        const c = classify(o);
+        if (c === 'invalid') invalid.push(o.peer.id);
+        if (c !== 'valid') failures++;
+        if (c === 'valid' && before !== undefined) checkAgainst(before);
+        return answers.size >= qs.kvQuorum || peers.length - failures < qs.kvQuorum;
+      },
+      (o) => {
+        // Late answers still feed the equivocation check.
+        if ('response' in o && o.response.kind === 'read' && o.response.record !== undefined) {
+          const rec = o.response.record;
+          if (bytesEqual(rec.x, x) && this.verifier.verify(this.quorums.get(), rec).ok) {
+            const found: RevocationProof[] = [];
+            for (const other of answers.values()) {
+              if (other !== undefined && other.t === rec.t) for (const p of equivocationProofs(this.graph, other, rec)) if (this.applyRevocation(p)) found.push(p);
+            }
+            if (found.length > 0) void this.publishProofs(found);
+          }
+        }
+      },
+    );
+    if (answers.size < qs.kvQuorum) {
+      throw mostFrequentError(errors, 'insufficientResponses', `only ${answers.size} of ${qs.kvQuorum} valid read answers`, invalid);
+    }
+    if (equivocations.length > 0) await this.publishProofs(equivocations, signal);
+    // Latest record that is still valid (an equivocation just revoked signers, which may invalidate both).
+    const current = this.quorums.get();
+    let latest: SignedRecord | undefined;
+    for (const rec of answers.values()) {
+      if (rec === undefined || (latest !== undefined && rec.t <= latest.t)) continue;
+      if (this.verifier.verify(current, rec).ok) latest = rec;
+    }
+    if (equivocations.length > 0 && latest !== undefined) {
+      const conflicting = [...answers.values()].some((r) => r !== undefined && r.t === latest!.t && !bytesEqual(r.v, latest!.v));
+      if (conflicting) throw new ProtocolError('equivocation', 'conflicting records at the latest timestamp', latest.t);
+    }
+    const answeredBy = [...answers.keys()];
+    let writtenBackTo: NodeId[] = [];
+    if (latest !== undefined && options.skipWriteBack !== true) {
+      writtenBackTo = await this.writeBack(current, latest, answers, signal);
+    }
+    return { record: latest, value: latest?.v, t: latest?.t ?? 0n, answeredBy, invalidFrom: invalid, writtenBackTo, equivocations };
+  }
+
+  /** Write-back: send the latest record to nodes that did not show it, until q nodes hold it. */
+  private async writeBack(
+    qs: QuorumSystem,
+    latest: SignedRecord,
+    answers: Map<NodeId, SignedRecord | undefined>,
+    signal?: AbortSignal,
+  ): Promise<NodeId[]> {
+    const digest = valueDigest(latest.v);
+    const holders = [...answers.entries()].filter(([, r]) => r !== undefined && r.t === latest.t && bytesEqual(valueDigest(r.v), digest)).map(([id]) => id);
+    const holderSet = new Set(holders);
+    if (holders.length >= qs.kvQuorum) return [];
+    const stale = this.servers(qs.kvNodes.filter((id) => !holderSet.has(id)));
+    // Answered-but-stale nodes first, then the rest.
+    stale.sort((a, b) => Number(answers.has(b.id)) - Number(answers.has(a.id)));
+    const needed = qs.kvQuorum - holders.length;
+    const result = await this.sendRecord(qs, stale, latest, needed, signal);
+    if (result.acks.length < needed) {
+      throw new ProtocolError('insufficientResponses', `write-back reached ${holders.length + result.acks.length} of ${qs.kvQuorum} KV nodes`, latest.t);
+    }
+    return result.acks;
+  }
+
+  /** Sends revocation proofs to every known server (they verify and propagate them). */
+  async publishProofs(proofs: readonly RevocationProof[], signal?: AbortSignal): Promise<void> {
+    const peers = this.graph.certificates().filter((c) => c.id !== this.id && c.body.address !== '');
+    await this.gather(peers, { kind: 'gossip', records: [], proofs }, signal, () => false);
+  }
+}
+
+function mostFrequentError(errors: Map<ErrorCode, number>, fallback: ErrorCode, message: string, culprits: readonly NodeId[]): ProtocolError {
+  let best: ErrorCode = fallback;
+  let count = 0;
+  for (const [code, n] of errors) {
+    if (n > count) {
+      best = code;
+      count = n;
+    }
+  }
+  return new ProtocolError(best, count > 0 ? `${message} (most frequent refusal: ${best} ×${count})` : message, undefined, culprits);
+}

@@ -1,0 +1,49 @@
+/**
+ * Typed protocol errors. A server answers bad or malicious input with one of these codes (never by
+ * throwing); a client rejects with ProtocolError carrying the code, and callers match on `code`.
+ */
+
+export const ERROR_CODES = {
+  malformed: 1,
+  unknownCommand: 2,
+  badCertificate: 3,
+  badSignature: 4,
+  invalidQuorumCertificate: 5,
+  notASigner: 6,
+  permissionDenied: 7,
+  timestampConflict: 8,
+  staleTimestamp: 9,
+  timestampTooFar: 10,
+  sealed: 11,
+  equivocation: 12,
+  insufficientSignatures: 13,
+  revoked: 14,
+  tooLarge: 15,
+  insufficientResponses: 16,
+  unavailable: 17,
+  invalidTimestamp: 18,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+const BY_NUMBER = new Map<number, ErrorCode>(Object.entries(ERROR_CODES).map(([k, v]) => [v, k as ErrorCode]));
+
+/** The error code for a wire number (unknown numbers map to 'malformed'). */
+export function errorCodeOf(n: number): ErrorCode {
+  return BY_NUMBER.get(n) ?? 'malformed';
+}
+
+/** A protocol-level refusal or failure, from a server or decided by the client. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** For timestamp errors: the timestamp the server holds. */
+    readonly timestamp?: bigint,
+    /** Peers whose answers were invalid or missing, when the client can name them. */
+    readonly culprits: readonly string[] = [],
+  ) {
+    super(`${code}: ${message}`);
+  }
+}

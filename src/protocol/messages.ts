@@ -1,0 +1,276 @@
+/**
+ * Wire messages (docs/PROTOCOL.md §Messages): request/response pairs in the canonical bounded encoding.
+ * Every request starts with a one-byte command; every response with 0 (ok) or 0xff (error).
+ */
+import { ByteReader, ByteWriter, CodecError, writeList } from '../codec/bytes.js';
+import { SIGNATURE_BYTES } from '../crypto/ed25519.js';
+import { LIMITS } from '../limits.js';
+import { NODE_ID_BYTES, readCertificate, writeCertificate, type Certificate, type NodeId } from '../trust/certificate.js';
+import type { Presence } from '../trust/graph.js';
+import { readRevocationProof, writeRevocationProof, type RevocationProof } from '../trust/revocation.js';
+import { ERROR_CODES, errorCodeOf, type ErrorCode } from './errors.js';
+
+/** One member signature in a collective signature S. */
+export interface MemberSignature {
+  readonly signer: NodeId;
+  readonly signature: Uint8Array;
+}
+
+/** The record <x, t, v, s_C, S> (paper §4). `signatures` is sorted by signer, one per signer. */
+export interface SignedRecord {
+  readonly x: Uint8Array;
+  readonly t: bigint;
+  readonly v: Uint8Array;
+  readonly writer: Certificate;
+  readonly writerSignature: Uint8Array;
+  readonly signatures: readonly MemberSignature[];
+}
+
+export type Request =
+  | { readonly kind: 'time'; readonly x: Uint8Array }
+  | {
+      readonly kind: 'sign';
+      readonly x: Uint8Array;
+      readonly t: bigint;
+      readonly v: Uint8Array;
+      readonly writer: Certificate;
+      readonly writerSignature: Uint8Array;
+    }
+  | { readonly kind: 'write'; readonly record: SignedRecord }
+  | { readonly kind: 'read'; readonly x: Uint8Array }
+  | { readonly kind: 'join'; readonly certificate: Certificate; readonly presence: Presence }
+  | { readonly kind: 'leave'; readonly presence: Presence }
+  | { readonly kind: 'gossip'; readonly records: readonly SignedRecord[]; readonly proofs: readonly RevocationProof[] };
+
+export type Response =
+  | { readonly kind: 'time'; readonly t: bigint }
+  | { readonly kind: 'sign'; readonly signature: Uint8Array }
+  | { readonly kind: 'write'; readonly ack: Uint8Array }
+  | { readonly kind: 'read'; readonly record: SignedRecord | undefined }
+  | {
+      readonly kind: 'join';
+      readonly certificates: readonly Certificate[];
+      readonly presences: readonly Presence[];
+      readonly proofs: readonly RevocationProof[];
+    }
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string; readonly timestamp: bigint };
+
+const COMMANDS = { time: 1, sign: 2, write: 3, read: 4, join: 5, leave: 6, gossip: 7 } as const;
+const RESPONSE_OK = 0;
+const RESPONSE_ERROR = 0xff;
+
+function writeRecord(w: ByteWriter, r: SignedRecord): void {
+  w.bytes(r.x).u64(r.t).bytes(r.v);
+  writeCertificate(w, r.writer);
+  w.raw(r.writerSignature);
+  writeList(w, r.signatures, (w2, s) => w2.string(s.signer).raw(s.signature));
+}
+
+function readNodeId(r: ByteReader, field: string): NodeId {
+  const id = r.string(NODE_ID_BYTES * 2, field);
+  if (!/^[0-9a-f]{32}$/.test(id)) throw new CodecError(field, 'not a node id');
+  return id;
+}
+
+function readRecord(r: ByteReader): SignedRecord {
+  const x = r.bytes(LIMITS.keyBytesMax, 'record.x');
+  if (x.length === 0) throw new CodecError('record.x', 'empty');
+  const t = r.u64('record.t');
+  const v = r.bytes(LIMITS.valueBytesMax, 'record.v');
+  const writer = readCertificate(r);
+  const writerSignature = r.raw(SIGNATURE_BYTES, 'record.writerSignature');
+  let previous = '';
+  const signatures = r.list(LIMITS.collectiveSignersMax, 'record.signatures', (rr) => {
+    const signer = readNodeId(rr, 'record.signer');
+    if (signer <= previous) throw new CodecError('record.signatures', 'duplicate or unsorted signer');
+    previous = signer;
+    return { signer, signature: rr.raw(SIGNATURE_BYTES, 'record.signature') };
+  });
+  return { x, t, v, writer, writerSignature, signatures };
+}
+
+function writePresence(w: ByteWriter, p: Presence): void {
+  w.string(p.id).u64(p.seq).bool(p.present).raw(p.signature);
+}
+
+function readPresence(r: ByteReader): Presence {
+  return {
+    id: readNodeId(r, 'presence.id'),
+    seq: r.u64('presence.seq'),
+    present: r.bool('presence.present'),
+    signature: r.raw(SIGNATURE_BYTES, 'presence.signature'),
+  };
+}
+
+function readKey(r: ByteReader): Uint8Array {
+  const x = r.bytes(LIMITS.keyBytesMax, 'x');
+  if (x.length === 0) throw new CodecError('x', 'empty');
+  return x;
+}
+
+/** Canonical bytes of a record (storage and hashing). */
+export function encodeRecord(rec: SignedRecord): Uint8Array {
+  const w = new ByteWriter(256 + rec.v.length);
+  writeRecord(w, rec);
+  return w.finish();
+}
+
+/** Decodes exactly one record. */
+export function decodeRecord(b: Uint8Array): SignedRecord {
+  const r = new ByteReader(b);
+  const rec = readRecord(r);
+  r.finish('record');
+  return rec;
+}
+
+/** Encodes a request. */
+export function encodeRequest(req: Request): Uint8Array {
+  const w = new ByteWriter().u8(COMMANDS[req.kind]);
+  switch (req.kind) {
+    case 'time':
+    case 'read':
+      w.bytes(req.x);
+      break;
+    case 'sign':
+      w.bytes(req.x).u64(req.t).bytes(req.v);
+      writeCertificate(w, req.writer);
+      w.raw(req.writerSignature);
+      break;
+    case 'write':
+      writeRecord(w, req.record);
+      break;
+    case 'join':
+      writeCertificate(w, req.certificate);
+      writePresence(w, req.presence);
+      break;
+    case 'leave':
+      writePresence(w, req.presence);
+      break;
+    case 'gossip':
+      writeList(w, req.records, writeRecord);
+      writeList(w, req.proofs, writeRevocationProof);
+      break;
+  }
+  return w.finish();
+}
+
+/** Decodes a request; throws CodecError on anything malformed. */
+export function decodeRequest(b: Uint8Array): Request {
+  if (b.length > LIMITS.messageBytesMax) throw new CodecError('request', `larger than ${LIMITS.messageBytesMax} bytes`);
+  const r = new ByteReader(b);
+  const cmd = r.u8('command');
+  let req: Request;
+  switch (cmd) {
+    case COMMANDS.time:
+      req = { kind: 'time', x: readKey(r) };
+      break;
+    case COMMANDS.read:
+      req = { kind: 'read', x: readKey(r) };
+      break;
+    case COMMANDS.sign: {
+      const x = readKey(r);
+      const t = r.u64('t');
+      const v = r.bytes(LIMITS.valueBytesMax, 'v');
+      const writer = readCertificate(r);
+      req = { kind: 'sign', x, t, v, writer, writerSignature: r.raw(SIGNATURE_BYTES, 'writerSignature') };
+      break;
+    }
+    case COMMANDS.write:
+      req = { kind: 'write', record: readRecord(r) };
+      break;
+    case COMMANDS.join:
+      req = { kind: 'join', certificate: readCertificate(r), presence: readPresence(r) };
+      break;
+    case COMMANDS.leave:
+      req = { kind: 'leave', presence: readPresence(r) };
+      break;
+    case COMMANDS.gossip:
+      req = {
+        kind: 'gossip',
+        records: r.list(LIMITS.recordsPerGossipMax, 'gossip.records', readRecord),
+        proofs: r.list(LIMITS.proofsPerMessageMax, 'gossip.proofs', readRevocationProof),
+      };
+      break;
+    default:
+      throw new CodecError('command', `unknown command ${cmd}`);
+  }
+  r.finish('request');
+  return req;
+}
+
+/** Encodes a response; `expect` is the request kind it answers. */
+export function encodeResponse(res: Response): Uint8Array {
+  const w = new ByteWriter();
+  if (res.kind === 'error') {
+    const msg = res.message.length > 200 ? res.message.slice(0, 200) : res.message;
+    return w.u8(RESPONSE_ERROR).u16(ERROR_CODES[res.code]).string(msg).u64(res.timestamp).finish();
+  }
+  w.u8(RESPONSE_OK);
+  switch (res.kind) {
+    case 'time':
+      w.u64(res.t);
+      break;
+    case 'sign':
+      w.raw(res.signature);
+      break;
+    case 'write':
+      w.raw(res.ack);
+      break;
+    case 'read':
+      w.bool(res.record !== undefined);
+      if (res.record !== undefined) writeRecord(w, res.record);
+      break;
+    case 'join':
+      writeList(w, res.certificates, writeCertificate);
+      writeList(w, res.presences, writePresence);
+      writeList(w, res.proofs, writeRevocationProof);
+      break;
+    case 'ok':
+      break;
+  }
+  return w.finish();
+}
+
+/** Decodes the response to a request of kind `expect`; throws CodecError on anything malformed. */
+export function decodeResponse(expect: Request['kind'], b: Uint8Array): Response {
+  if (b.length > LIMITS.messageBytesMax) throw new CodecError('response', `larger than ${LIMITS.messageBytesMax} bytes`);
+  const r = new ByteReader(b);
+  const status = r.u8('status');
+  let res: Response;
+  if (status === RESPONSE_ERROR) {
+    const code = errorCodeOf(r.u16('error.code'));
+    res = { kind: 'error', code, message: r.string(LIMITS.errorTextBytesMax, 'error.message'), timestamp: r.u64('error.timestamp') };
+  } else if (status !== RESPONSE_OK) {
+    throw new CodecError('status', `unknown status ${status}`);
+  } else {
+    switch (expect) {
+      case 'time':
+        res = { kind: 'time', t: r.u64('t') };
+        break;
+      case 'sign':
+        res = { kind: 'sign', signature: r.raw(SIGNATURE_BYTES, 'signature') };
+        break;
+      case 'write':
+        res = { kind: 'write', ack: r.raw(SIGNATURE_BYTES, 'ack') };
+        break;
+      case 'read':
+        res = { kind: 'read', record: r.bool('read.present') ? readRecord(r) : undefined };
+        break;
+      case 'join':
+        res = {
+          kind: 'join',
+          certificates: r.list(LIMITS.certificatesPerMessageMax, 'join.certificates', readCertificate),
+          presences: r.list(LIMITS.certificatesPerMessageMax, 'join.presences', readPresence),
+          proofs: r.list(LIMITS.proofsPerMessageMax, 'join.proofs', readRevocationProof),
+        };
+        break;
+      case 'leave':
+      case 'gossip':
+        res = { kind: 'ok' };
+        break;
+    }
+  }
+  r.finish('response');
+  return res;
+}

@@ -1,0 +1,126 @@
+/**
+ * Topologies for the simulator: who exists (servers with an address, clients without) and who certified
+ * whom. `materialize` turns a description into keys and certificates, all derived from the seed.
+ */
+import { signingKeyFromSeed, type SigningKey } from '../../src/crypto/ed25519.js';
+import { certify, createCertificate, withCertifications, type Certificate, type NodeId } from '../../src/trust/certificate.js';
+import type { SeededRandom } from './prng.js';
+
+export interface NodeDesc {
+  readonly name: string;
+  readonly uid: string;
+  /** Empty for clients. */
+  readonly address: string;
+  readonly role: 'signer' | 'kv' | 'client';
+}
+
+export interface TopologyDesc {
+  readonly name: string;
+  readonly nodes: readonly NodeDesc[];
+  /** [issuer, subject]: issuer certified subject. */
+  readonly edges: ReadonlyArray<readonly [string, string]>;
+  /** Clique name → member names (for checkers and behaviours; the protocol derives cliques itself). */
+  readonly cliques: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface Identity {
+  readonly name: string;
+  readonly key: SigningKey;
+  readonly cert: Certificate;
+  readonly id: NodeId;
+  readonly desc: NodeDesc;
+}
+
+const server = (name: string, role: 'signer' | 'kv'): NodeDesc => ({ name, uid: `${name}.bftkv.test`, address: `sim://${name}`, role });
+const client = (name: string, uid: string): NodeDesc => ({ name, uid, address: '', role: 'client' });
+
+function mutual(members: readonly string[]): Array<[string, string]> {
+  const e: Array<[string, string]> = [];
+  for (const a of members) for (const b of members) if (a !== b) e.push([a, b]);
+  return e;
+}
+
+export interface ClientSpec {
+  readonly name: string;
+  readonly uid: string;
+  /** Cliques whose every member certifies this client (its quorum certificate). */
+  readonly certifiedBy: readonly string[];
+  /** Clique members this client certifies (its own trust in the signers). */
+  readonly trusts: readonly string[];
+}
+
+/** Builds a topology of cliques, KV nodes (each certifying every signer) and clients. */
+export function buildTopology(name: string, cliqueSizes: Readonly<Record<string, number>>, kvCount: number, clients: readonly ClientSpec[]): TopologyDesc {
+  const nodes: NodeDesc[] = [];
+  const edges: Array<readonly [string, string]> = [];
+  const cliques: Record<string, string[]> = {};
+  for (const [cname, size] of Object.entries(cliqueSizes)) {
+    const members = Array.from({ length: size }, (_, i) => `${cname}${String(i + 1).padStart(2, '0')}`);
+    cliques[cname] = members;
+    for (const m of members) nodes.push(server(m, 'signer'));
+    edges.push(...mutual(members));
+  }
+  const signers = Object.values(cliques).flat();
+  const kvs = Array.from({ length: kvCount }, (_, i) => `rw${String(i + 1).padStart(2, '0')}`);
+  for (const k of kvs) {
+    nodes.push(server(k, 'kv'));
+    for (const s of signers) edges.push([k, s]);
+  }
+  for (const c of clients) {
+    nodes.push(client(c.name, c.uid));
+    for (const s of c.trusts) edges.push([c.name, s]);
+    for (const k of kvs) edges.push([c.name, k]);
+    for (const cl of c.certifiedBy) for (const m of cliques[cl] ?? []) edges.push([m, c.name]);
+  }
+  return { name, nodes, edges, cliques };
+}
+
+/** One 4-member clique, four KV nodes, two clients of one UID and one of another. */
+export function smallTopology(): TopologyDesc {
+  const c = ['c01', 'c02', 'c03', 'c04'];
+  return buildTopology('small', { c: 4 }, 4, [
+    { name: 'u01', uid: 'alice@example.com', certifiedBy: ['c'], trusts: c },
+    { name: 'u02', uid: 'alice@example.com', certifiedBy: ['c'], trusts: c },
+    { name: 'u11', uid: 'bob@example.com', certifiedBy: ['c'], trusts: c },
+  ]);
+}
+
+/**
+ * REFERENCE.md §10.1: cliques A and B of 10, six KV nodes; u01–u04 share UID foo@example.com, u04 has no
+ * certification; u11 has UID bar@example.com. Departure: the paper's CheckQuorumCert needs more than 2/3
+ * of each signing clique, and CheckSigs needs every clique, so certified users are certified by all of A
+ * and B (the reference certified them by 4 members of one clique).
+ */
+export function referenceTopology(): TopologyDesc {
+  const a = Array.from({ length: 6 }, (_, i) => `a${String(i + 1).padStart(2, '0')}`);
+  const b = Array.from({ length: 6 }, (_, i) => `b${String(i + 1).padStart(2, '0')}`);
+  return buildTopology('reference', { a: 10, b: 10 }, 6, [
+    { name: 'u01', uid: 'foo@example.com', certifiedBy: ['a', 'b'], trusts: a },
+    { name: 'u02', uid: 'foo@example.com', certifiedBy: ['a', 'b'], trusts: a },
+    { name: 'u03', uid: 'foo@example.com', certifiedBy: ['a', 'b'], trusts: a },
+    { name: 'u04', uid: 'foo@example.com', certifiedBy: [], trusts: a },
+    { name: 'u11', uid: 'bar@example.com', certifiedBy: ['a', 'b'], trusts: b },
+  ]);
+}
+
+/** Keys and certificates (with every certification of the description) derived from `random`. */
+export function materialize(desc: TopologyDesc, random: SeededRandom): Map<string, Identity> {
+  const keys = new Map<string, SigningKey>();
+  const bare = new Map<string, Certificate>();
+  for (const n of desc.nodes) {
+    const key = signingKeyFromSeed(random.bytes(32));
+    keys.set(n.name, key);
+    bare.set(n.name, createCertificate(key, n.uid, n.address));
+  }
+  const certs = new Map(bare);
+  for (const [issuer, subject] of desc.edges) {
+    const c = certify(keys.get(issuer)!, bare.get(subject)!);
+    certs.set(subject, withCertifications(certs.get(subject)!, [c]));
+  }
+  const out = new Map<string, Identity>();
+  for (const n of desc.nodes) {
+    const cert = certs.get(n.name)!;
+    out.set(n.name, { name: n.name, key: keys.get(n.name)!, cert, id: cert.id, desc: n });
+  }
+  return out;
+}
