@@ -213,7 +213,8 @@ export function toHex(b: Uint8Array): string {
 
 /** Bytes of a lower-case even-length hex string. */
 export function fromHex(s: string): Uint8Array {
-  if (s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s)) throw new TypeError(`not lower-case hex: ${s.slice(0, 16)}`);
+  if (s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s))
+    throw new TypeError(`not lower-case hex: ${s.slice(0, 16)}`);
   return new Uint8Array(Buffer.from(s, 'hex'));
 }
 

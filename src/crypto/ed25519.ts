@@ -2,7 +2,13 @@
  * Ed25519 (RFC 8032) through node:crypto. Keys are created from a 32-byte seed so the simulator can derive
  * every identity from its seed; signatures are deterministic (RFC 8032 §5.1.6), which keeps runs replayable.
  */
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
 
 /** PKCS#8 DER prefix for an Ed25519 private key with a 32-byte seed (RFC 8410 §7). */
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -22,8 +28,13 @@ export interface SigningKey {
 
 /** Builds a signing key from a 32-byte seed. */
 export function signingKeyFromSeed(seed: Uint8Array): SigningKey {
-  if (seed.length !== SEED_BYTES) throw new RangeError(`seed: expected ${SEED_BYTES} bytes, got ${seed.length}`);
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  if (seed.length !== SEED_BYTES)
+    throw new RangeError(`seed: expected ${SEED_BYTES} bytes, got ${seed.length}`);
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([PKCS8_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
   const publicKey = new Uint8Array(spki.subarray(SPKI_PREFIX.length));
   return { publicKey, seed: new Uint8Array(seed), privateKey };

@@ -9,14 +9,33 @@ import { AbortedError, withDeadline, type Clock } from '../env/clock.js';
 import { sample, type Random } from '../env/random.js';
 import { sign, verify, type SigningKey } from '../crypto/ed25519.js';
 import { LIMITS, SEALED_TIMESTAMP } from '../limits.js';
-import { DEFAULT_QUORUM_OPTIONS, QuorumCache, type CliqueQuorum, type QuorumOptions, type QuorumSystem } from '../quorum/quorum-system.js';
+import {
+  DEFAULT_QUORUM_OPTIONS,
+  QuorumCache,
+  type CliqueQuorum,
+  type QuorumOptions,
+  type QuorumSystem,
+} from '../quorum/quorum-system.js';
 import type { Transport } from '../transport/transport.js';
 import type { Certificate, NodeId } from '../trust/certificate.js';
 import { TrustGraph, type Presence } from '../trust/graph.js';
 import { accusedOf, type RevocationProof } from '../trust/revocation.js';
-import { ackStatement, presenceStatement, signerStatement, valueDigest, writerStatement } from '../trust/statements.js';
+import {
+  ackStatement,
+  presenceStatement,
+  signerStatement,
+  valueDigest,
+  writerStatement,
+} from '../trust/statements.js';
 import { ProtocolError, type ErrorCode } from './errors.js';
-import { decodeResponse, encodeRequest, type MemberSignature, type Request, type Response, type SignedRecord } from './messages.js';
+import {
+  decodeResponse,
+  encodeRequest,
+  type MemberSignature,
+  type Request,
+  type Response,
+  type SignedRecord,
+} from './messages.js';
 import { equivocationProofs, RecordVerifier } from './verify.js';
 
 export interface ClientOptions {
@@ -82,8 +101,12 @@ export interface ReadResult {
 
 export interface ReadOptions {
   readonly signal?: AbortSignal;
-  /** Query only a random KV quorum (size q) instead of every KV node; used by the detection experiment. */
-  readonly sampleQuorum?: boolean;
+  /**
+   * Which KV nodes to ask: 'all' (default: every KV node, the first q valid answers decide), 'sample' (a
+   * random q of them, then the others only if some of those fail), or 'sample-exact' (a random q and no
+   * others: the detection experiment of paper §5).
+   */
+  readonly quorum?: 'all' | 'sample' | 'sample-exact';
   /** Skip the write-back phase (the detection experiment measures detection only). */
   readonly skipWriteBack?: boolean;
 }
@@ -159,7 +182,7 @@ export class BftkvClient {
             }
             remaining--;
             if (settled) {
-              if (onLate !== undefined && !(('error' in o) && o.error instanceof AbortedError)) onLate(o);
+              if (onLate !== undefined && !('error' in o && o.error instanceof AbortedError)) onLate(o);
               return;
             }
             let done = false;
@@ -209,13 +232,18 @@ export class BftkvClient {
    * Join (Algorithm 7): send this node's certificate to every known server, verify and merge the graphs
    * they return, and repeat with servers learned on the way until no new server appears.
    */
-  async join(bootstrap: readonly Certificate[] = [], signal?: AbortSignal): Promise<{ contacted: number; answered: number }> {
+  async join(
+    bootstrap: readonly Certificate[] = [],
+    signal?: AbortSignal,
+  ): Promise<{ contacted: number; answered: number }> {
     this.graph.addCertificates(bootstrap);
     const presence = this.nextPresence(true);
     const contacted = new Set<NodeId>([this.id]);
     let answered = 0;
     for (let round = 0; round < LIMITS.graphVerticesMax; round++) {
-      const peers = this.graph.certificates().filter((c) => !contacted.has(c.id) && c.body.address !== '' && this.graph.isEligible(c.id));
+      const peers = this.graph
+        .certificates()
+        .filter((c) => !contacted.has(c.id) && c.body.address !== '' && this.graph.isEligible(c.id));
       if (peers.length === 0) break;
       for (const p of peers) contacted.add(p.id);
       const req: Request = { kind: 'join', certificate: this.certificate(), presence };
@@ -231,7 +259,11 @@ export class BftkvClient {
   }
 
   /** Verifies and merges a received graph (certificates, presence, revocation proofs). */
-  mergeGraph(certs: readonly Certificate[], presences: readonly Presence[], proofs: readonly RevocationProof[]): void {
+  mergeGraph(
+    certs: readonly Certificate[],
+    presences: readonly Presence[],
+    proofs: readonly RevocationProof[],
+  ): void {
     for (const p of proofs) this.applyRevocation(p);
     const results = this.graph.addCertificates(certs);
     for (const r of results) if (r.proof !== undefined) this.applyRevocation(r.proof);
@@ -269,21 +301,33 @@ export class BftkvClient {
   }
 
   private checkArgs(x: Uint8Array, v?: Uint8Array): void {
-    if (x.length === 0 || x.length > LIMITS.keyBytesMax) throw new RangeError(`x: length must be 1..${LIMITS.keyBytesMax}, got ${x.length}`);
-    if (v !== undefined && v.length > LIMITS.valueBytesMax) throw new RangeError(`v: longer than ${LIMITS.valueBytesMax}`);
+    if (x.length === 0 || x.length > LIMITS.keyBytesMax)
+      throw new RangeError(`x: length must be 1..${LIMITS.keyBytesMax}, got ${x.length}`);
+    if (v !== undefined && v.length > LIMITS.valueBytesMax)
+      throw new RangeError(`v: longer than ${LIMITS.valueBytesMax}`);
   }
 
-  private async writeWith(x: Uint8Array, v: Uint8Array, once: boolean, signal?: AbortSignal): Promise<WriteResult> {
+  private async writeWith(
+    x: Uint8Array,
+    v: Uint8Array,
+    once: boolean,
+    signal?: AbortSignal,
+  ): Promise<WriteResult> {
     this.checkArgs(x, v);
     let lastError: ProtocolError | undefined;
     for (let attempt = 0; attempt < this.options.writeAttempts; attempt++) {
       if (attempt > 0) {
         const span = this.options.backoffMaxMs - this.options.backoffMinMs;
-        await this.deps.clock.sleep(this.options.backoffMinMs + this.deps.random.int(span + 1) * Math.min(attempt, 4) / 4, signal);
+        await this.deps.clock.sleep(
+          this.options.backoffMinMs + (this.deps.random.int(span + 1) * Math.min(attempt, 4)) / 4,
+          signal,
+        );
       }
       const qs = this.quorums.get();
-      if (qs.cliques.length === 0) throw new ProtocolError('insufficientResponses', 'no quorum clique in this node\'s trust graph');
-      if (qs.kvNodes.length === 0) throw new ProtocolError('insufficientResponses', 'no KV node in this node\'s trust graph');
+      if (qs.cliques.length === 0)
+        throw new ProtocolError('insufficientResponses', "no quorum clique in this node's trust graph");
+      if (qs.kvNodes.length === 0)
+        throw new ProtocolError('insufficientResponses', "no KV node in this node's trust graph");
       const t = once ? SEALED_TIMESTAMP : await this.collectTimestamp(qs, x, signal);
       const signed = await this.collectSignatures(qs, x, t, v, signal);
       if ('retry' in signed) {
@@ -309,7 +353,8 @@ export class BftkvClient {
       failures.set(c, []);
     }
     const done = () => qs.cliques.every((c) => answers.get(c)!.length >= c.timestampQuorum);
-    const hopeless = () => qs.cliques.some((c) => c.members.length - failures.get(c)!.length < c.timestampQuorum);
+    const hopeless = () =>
+      qs.cliques.some((c) => c.members.length - failures.get(c)!.length < c.timestampQuorum);
     const peers = this.servers(qs.cliques.flatMap((c) => c.members));
     await this.gather(peers, { kind: 'time', x }, signal, (o) => {
       const c = qs.cliqueOf(o.peer.id)!;
@@ -318,14 +363,23 @@ export class BftkvClient {
       return done() || hopeless();
     });
     if (!done()) {
-      throw new ProtocolError('insufficientResponses', 'too few timestamp answers', undefined, qs.cliques.flatMap((c) => failures.get(c)!));
+      throw new ProtocolError(
+        'insufficientResponses',
+        'too few timestamp answers',
+        undefined,
+        qs.cliques.flatMap((c) => failures.get(c)!),
+      );
     }
     let t = this.lastUsed.get(toHex(x)) ?? 0n;
     for (const c of qs.cliques) {
-      const sorted = answers.get(c)!.slice().sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+      const sorted = answers
+        .get(c)!
+        .slice()
+        .sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
       const reference = sorted[c.b]!;
       if (reference === SEALED_TIMESTAMP) throw new ProtocolError('sealed', 'variable is sealed');
-      for (const a of sorted) if (a <= reference + LIMITS.timestampStepMax && a !== SEALED_TIMESTAMP && a > t) t = a;
+      for (const a of sorted)
+        if (a <= reference + LIMITS.timestampStepMax && a !== SEALED_TIMESTAMP && a > t) t = a;
     }
     if (t + 1n >= SEALED_TIMESTAMP) throw new ProtocolError('invalidTimestamp', 'timestamp space exhausted');
     return t + 1n;
@@ -336,7 +390,7 @@ export class BftkvClient {
     if ((this.lastUsed.get(k) ?? 0n) < t || t === SEALED_TIMESTAMP) {
       this.lastUsed.delete(k);
       if (this.lastUsed.size >= LAST_USED_MAX) this.lastUsed.delete(this.lastUsed.keys().next().value!);
-      this.lastUsed.set(k, t === SEALED_TIMESTAMP ? this.lastUsed.get(k) ?? 0n : t);
+      this.lastUsed.set(k, t === SEALED_TIMESTAMP ? (this.lastUsed.get(k) ?? 0n) : t);
     }
   }
 
@@ -380,7 +434,8 @@ export class BftkvClient {
         errors.set(code, (errors.get(code) ?? 0) + 1);
         if (code === 'timestampConflict' || code === 'staleTimestamp') {
           conflict = new ProtocolError(code, o.response.message, o.response.timestamp);
-          if (o.response.timestamp > 0n && o.response.timestamp !== SEALED_TIMESTAMP) this.rememberTimestamp(x, o.response.timestamp);
+          if (o.response.timestamp > 0n && o.response.timestamp !== SEALED_TIMESTAMP)
+            this.rememberTimestamp(x, o.response.timestamp);
         }
       }
       failed.set(c, failed.get(c)! + 1);
@@ -396,7 +451,10 @@ export class BftkvClient {
         if (sufficient() && !graceStarted) {
           graceStarted = true;
           if (this.options.signGraceMs <= 0) return true;
-          this.deps.clock.sleep(this.options.signGraceMs, graceCtl.signal).then(() => graceCtl.abort(), () => undefined);
+          this.deps.clock.sleep(this.options.signGraceMs, graceCtl.signal).then(
+            () => graceCtl.abort(),
+            () => undefined,
+          );
         }
         return !sufficient() && hopeless();
       });
@@ -408,19 +466,34 @@ export class BftkvClient {
     }
     if (!sufficient()) {
       if (conflict !== undefined && (errors.get('sealed') ?? 0) === 0) return { retry: conflict };
-      throw mostFrequentError(errors, 'insufficientSignatures', 'could not collect a sufficient collective signature', culprits);
+      throw mostFrequentError(
+        errors,
+        'insufficientSignatures',
+        'could not collect a sufficient collective signature',
+        culprits,
+      );
     }
     const signatures: MemberSignature[] = [];
-    for (const c of qs.cliques) for (const [signer, signature] of valid.get(c)!) signatures.push({ signer, signature });
+    for (const c of qs.cliques)
+      for (const [signer, signature] of valid.get(c)!) signatures.push({ signer, signature });
     signatures.sort((a, b) => (a.signer < b.signer ? -1 : a.signer > b.signer ? 1 : 0));
     return { record: { x, t, v, writer, writerSignature, signatures } };
   }
 
   /** Store phase: send the record to every KV node, count distinct valid signed acknowledgements. */
-  private async storeRecord(qs: QuorumSystem, record: SignedRecord, signal?: AbortSignal): Promise<WriteResult> {
+  private async storeRecord(
+    qs: QuorumSystem,
+    record: SignedRecord,
+    signal?: AbortSignal,
+  ): Promise<WriteResult> {
     const acked = await this.sendRecord(qs, this.servers(qs.kvNodes), record, qs.kvQuorum, signal);
     if (acked.acks.length < qs.kvQuorum) {
-      throw mostFrequentError(acked.errors, 'insufficientResponses', `only ${acked.acks.length} of ${qs.kvQuorum} KV acknowledgements`, acked.culprits);
+      throw mostFrequentError(
+        acked.errors,
+        'insufficientResponses',
+        `only ${acked.acks.length} of ${qs.kvQuorum} KV acknowledgements`,
+        acked.culprits,
+      );
     }
     return { t: record.t, signers: record.signatures.map((s) => s.signer), acknowledgedBy: acked.acks };
   }
@@ -438,11 +511,16 @@ export class BftkvClient {
     const culprits: NodeId[] = [];
     let failures = 0;
     await this.gather(peers, { kind: 'write', record }, signal, (o) => {
-      if ('response' in o && o.response.kind === 'write' && verify(o.peer.body.publicKey, statement, o.response.ack)) {
+      if (
+        'response' in o &&
+        o.response.kind === 'write' &&
+        verify(o.peer.body.publicKey, statement, o.response.ack)
+      ) {
         acks.push(o.peer.id);
       } else {
         failures++;
-        if ('response' in o && o.response.kind === 'error') errors.set(o.response.code, (errors.get(o.response.code) ?? 0) + 1);
+        if ('response' in o && o.response.kind === 'error')
+          errors.set(o.response.code, (errors.get(o.response.code) ?? 0) + 1);
         else if ('response' in o) culprits.push(o.peer.id);
       }
       return acks.length >= needed || peers.length - failures < needed;
@@ -461,9 +539,13 @@ export class BftkvClient {
     this.checkArgs(x);
     const { signal } = options;
     const qs = this.quorums.get();
-    if (qs.kvNodes.length === 0) throw new ProtocolError('insufficientResponses', 'no KV node in this node\'s trust graph');
+    if (qs.kvNodes.length === 0)
+      throw new ProtocolError('insufficientResponses', "no KV node in this node's trust graph");
     const all = this.servers(qs.kvNodes);
-    const peers = options.sampleQuorum === true ? sample(this.deps.random, all, qs.kvQuorum) : all;
+    const mode = options.quorum ?? 'all';
+    const first = mode === 'all' ? all : sample(this.deps.random, all, qs.kvQuorum);
+    const firstIds = new Set(first.map((c) => c.id));
+    const rounds = mode === 'sample' ? [first, all.filter((c) => !firstIds.has(c.id))] : [first];
     const answers = new Map<NodeId, SignedRecord | undefined>();
     const invalid: NodeId[] = [];
     const errors = new Map<ErrorCode, number>();
@@ -488,37 +570,51 @@ export class BftkvClient {
     const checkAgainst = (rec: SignedRecord) => {
       for (const other of answers.values()) {
         if (other === undefined || other.t !== rec.t) continue;
-        for (const p of equivocationProofs(this.graph, other, rec)) if (this.applyRevocation(p)) equivocations.push(p);
+        for (const p of equivocationProofs(this.graph, other, rec))
+          if (this.applyRevocation(p)) equivocations.push(p);
       }
     };
-    await this.gather(
-      peers,
-      { kind: 'read', x },
-      signal,
-      (o) => {
-        const before = 'response' in o && o.response.kind === 'read' ? o.response.record : undefined;
-        const c = classify(o);
-        if (c === 'invalid') invalid.push(o.peer.id);
-        if (c !== 'valid') failures++;
-        if (c === 'valid' && before !== undefined) checkAgainst(before);
-        return answers.size >= qs.kvQuorum || peers.length - failures < qs.kvQuorum;
-      },
-      (o) => {
-        // Late answers still feed the equivocation check.
-        if ('response' in o && o.response.kind === 'read' && o.response.record !== undefined) {
-          const rec = o.response.record;
-          if (bytesEqual(rec.x, x) && this.verifier.verify(this.quorums.get(), rec).ok) {
-            const found: RevocationProof[] = [];
-            for (const other of answers.values()) {
-              if (other !== undefined && other.t === rec.t) for (const p of equivocationProofs(this.graph, other, rec)) if (this.applyRevocation(p)) found.push(p);
+    for (const [round, peers] of rounds.entries()) {
+      if (answers.size >= qs.kvQuorum || peers.length === 0) break;
+      failures = 0;
+      // Nodes of later rounds can still make up for failures in this one.
+      const needed = qs.kvQuorum - answers.size - rounds.slice(round + 1).reduce((n, r) => n + r.length, 0);
+      await this.gather(
+        peers,
+        { kind: 'read', x },
+        signal,
+        (o) => {
+          const before = 'response' in o && o.response.kind === 'read' ? o.response.record : undefined;
+          const c = classify(o);
+          if (c === 'invalid') invalid.push(o.peer.id);
+          if (c !== 'valid') failures++;
+          if (c === 'valid' && before !== undefined) checkAgainst(before);
+          return answers.size >= qs.kvQuorum || peers.length - failures < needed;
+        },
+        (o) => {
+          // Late answers still feed the equivocation check.
+          if ('response' in o && o.response.kind === 'read' && o.response.record !== undefined) {
+            const rec = o.response.record;
+            if (bytesEqual(rec.x, x) && this.verifier.verify(this.quorums.get(), rec).ok) {
+              const found: RevocationProof[] = [];
+              for (const other of answers.values()) {
+                if (other !== undefined && other.t === rec.t)
+                  for (const p of equivocationProofs(this.graph, other, rec))
+                    if (this.applyRevocation(p)) found.push(p);
+              }
+              if (found.length > 0) void this.publishProofs(found);
             }
-            if (found.length > 0) void this.publishProofs(found);
           }
-        }
-      },
-    );
+        },
+      );
+    }
     if (answers.size < qs.kvQuorum) {
-      throw mostFrequentError(errors, 'insufficientResponses', `only ${answers.size} of ${qs.kvQuorum} valid read answers`, invalid);
+      throw mostFrequentError(
+        errors,
+        'insufficientResponses',
+        `only ${answers.size} of ${qs.kvQuorum} valid read answers`,
+        invalid,
+      );
     }
     if (equivocations.length > 0) await this.publishProofs(equivocations, signal);
     // Latest record that is still valid (an equivocation just revoked signers, which may invalidate both).
@@ -529,15 +625,26 @@ export class BftkvClient {
       if (this.verifier.verify(current, rec).ok) latest = rec;
     }
     if (equivocations.length > 0 && latest !== undefined) {
-      const conflicting = [...answers.values()].some((r) => r !== undefined && r.t === latest!.t && !bytesEqual(r.v, latest!.v));
-      if (conflicting) throw new ProtocolError('equivocation', 'conflicting records at the latest timestamp', latest.t);
+      const conflicting = [...answers.values()].some(
+        (r) => r !== undefined && r.t === latest.t && !bytesEqual(r.v, latest.v),
+      );
+      if (conflicting)
+        throw new ProtocolError('equivocation', 'conflicting records at the latest timestamp', latest.t);
     }
     const answeredBy = [...answers.keys()];
     let writtenBackTo: NodeId[] = [];
     if (latest !== undefined && options.skipWriteBack !== true) {
       writtenBackTo = await this.writeBack(current, latest, answers, signal);
     }
-    return { record: latest, value: latest?.v, t: latest?.t ?? 0n, answeredBy, invalidFrom: invalid, writtenBackTo, equivocations };
+    return {
+      record: latest,
+      value: latest?.v,
+      t: latest?.t ?? 0n,
+      answeredBy,
+      invalidFrom: invalid,
+      writtenBackTo,
+      equivocations,
+    };
   }
 
   /** Write-back: send the latest record to nodes that did not show it, until q nodes hold it. */
@@ -548,7 +655,9 @@ export class BftkvClient {
     signal?: AbortSignal,
   ): Promise<NodeId[]> {
     const digest = valueDigest(latest.v);
-    const holders = [...answers.entries()].filter(([, r]) => r !== undefined && r.t === latest.t && bytesEqual(valueDigest(r.v), digest)).map(([id]) => id);
+    const holders = [...answers.entries()]
+      .filter(([, r]) => r !== undefined && r.t === latest.t && bytesEqual(valueDigest(r.v), digest))
+      .map(([id]) => id);
     const holderSet = new Set(holders);
     if (holders.length >= qs.kvQuorum) return [];
     const stale = this.servers(qs.kvNodes.filter((id) => !holderSet.has(id)));
@@ -557,7 +666,11 @@ export class BftkvClient {
     const needed = qs.kvQuorum - holders.length;
     const result = await this.sendRecord(qs, stale, latest, needed, signal);
     if (result.acks.length < needed) {
-      throw new ProtocolError('insufficientResponses', `write-back reached ${holders.length + result.acks.length} of ${qs.kvQuorum} KV nodes`, latest.t);
+      throw new ProtocolError(
+        'insufficientResponses',
+        `write-back reached ${holders.length + result.acks.length} of ${qs.kvQuorum} KV nodes`,
+        latest.t,
+      );
     }
     return result.acks;
   }
@@ -569,7 +682,12 @@ export class BftkvClient {
   }
 }
 
-function mostFrequentError(errors: Map<ErrorCode, number>, fallback: ErrorCode, message: string, culprits: readonly NodeId[]): ProtocolError {
+function mostFrequentError(
+  errors: Map<ErrorCode, number>,
+  fallback: ErrorCode,
+  message: string,
+  culprits: readonly NodeId[],
+): ProtocolError {
   let best: ErrorCode = fallback;
   let count = 0;
   for (const [code, n] of errors) {
@@ -578,5 +696,10 @@ function mostFrequentError(errors: Map<ErrorCode, number>, fallback: ErrorCode, 
       count = n;
     }
   }
-  return new ProtocolError(best, count > 0 ? `${message} (most frequent refusal: ${best} ×${count})` : message, undefined, culprits);
+  return new ProtocolError(
+    best,
+    count > 0 ? `${message} (most frequent refusal: ${best} ×${count})` : message,
+    undefined,
+    culprits,
+  );
 }

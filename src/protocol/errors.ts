@@ -26,7 +26,9 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-const BY_NUMBER = new Map<number, ErrorCode>(Object.entries(ERROR_CODES).map(([k, v]) => [v, k as ErrorCode]));
+const BY_NUMBER = new Map<number, ErrorCode>(
+  Object.entries(ERROR_CODES).map(([k, v]) => [v, k as ErrorCode]),
+);
 
 /** The error code for a wire number (unknown numbers map to 'malformed'). */
 export function errorCodeOf(n: number): ErrorCode {

@@ -5,7 +5,13 @@
 import { ByteReader, ByteWriter, CodecError, writeList } from '../codec/bytes.js';
 import { SIGNATURE_BYTES } from '../crypto/ed25519.js';
 import { LIMITS } from '../limits.js';
-import { NODE_ID_BYTES, readCertificate, writeCertificate, type Certificate, type NodeId } from '../trust/certificate.js';
+import {
+  NODE_ID_BYTES,
+  readCertificate,
+  writeCertificate,
+  type Certificate,
+  type NodeId,
+} from '../trust/certificate.js';
 import type { Presence } from '../trust/graph.js';
 import { readRevocationProof, writeRevocationProof, type RevocationProof } from '../trust/revocation.js';
 import { ERROR_CODES, errorCodeOf, type ErrorCode } from './errors.js';
@@ -40,7 +46,11 @@ export type Request =
   | { readonly kind: 'read'; readonly x: Uint8Array }
   | { readonly kind: 'join'; readonly certificate: Certificate; readonly presence: Presence }
   | { readonly kind: 'leave'; readonly presence: Presence }
-  | { readonly kind: 'gossip'; readonly records: readonly SignedRecord[]; readonly proofs: readonly RevocationProof[] };
+  | {
+      readonly kind: 'gossip';
+      readonly records: readonly SignedRecord[];
+      readonly proofs: readonly RevocationProof[];
+    };
 
 export type Response =
   | { readonly kind: 'time'; readonly t: bigint }
@@ -54,7 +64,12 @@ export type Response =
       readonly proofs: readonly RevocationProof[];
     }
   | { readonly kind: 'ok' }
-  | { readonly kind: 'error'; readonly code: ErrorCode; readonly message: string; readonly timestamp: bigint };
+  | {
+      readonly kind: 'error';
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly timestamp: bigint;
+    };
 
 const COMMANDS = { time: 1, sign: 2, write: 3, read: 4, join: 5, leave: 6, gossip: 7 } as const;
 const RESPONSE_OK = 0;
@@ -157,7 +172,8 @@ export function encodeRequest(req: Request): Uint8Array {
 
 /** Decodes a request; throws CodecError on anything malformed. */
 export function decodeRequest(b: Uint8Array): Request {
-  if (b.length > LIMITS.messageBytesMax) throw new CodecError('request', `larger than ${LIMITS.messageBytesMax} bytes`);
+  if (b.length > LIMITS.messageBytesMax)
+    throw new CodecError('request', `larger than ${LIMITS.messageBytesMax} bytes`);
   const r = new ByteReader(b);
   const cmd = r.u8('command');
   let req: Request;
@@ -234,13 +250,19 @@ export function encodeResponse(res: Response): Uint8Array {
 
 /** Decodes the response to a request of kind `expect`; throws CodecError on anything malformed. */
 export function decodeResponse(expect: Request['kind'], b: Uint8Array): Response {
-  if (b.length > LIMITS.messageBytesMax) throw new CodecError('response', `larger than ${LIMITS.messageBytesMax} bytes`);
+  if (b.length > LIMITS.messageBytesMax)
+    throw new CodecError('response', `larger than ${LIMITS.messageBytesMax} bytes`);
   const r = new ByteReader(b);
   const status = r.u8('status');
   let res: Response;
   if (status === RESPONSE_ERROR) {
     const code = errorCodeOf(r.u16('error.code'));
-    res = { kind: 'error', code, message: r.string(LIMITS.errorTextBytesMax, 'error.message'), timestamp: r.u64('error.timestamp') };
+    res = {
+      kind: 'error',
+      code,
+      message: r.string(LIMITS.errorTextBytesMax, 'error.message'),
+      timestamp: r.u64('error.timestamp'),
+    };
   } else if (status !== RESPONSE_OK) {
     throw new CodecError('status', `unknown status ${status}`);
   } else {

@@ -8,7 +8,12 @@ import { SIGNATURE_BYTES } from '../crypto/ed25519.js';
 import type { Storage, StorageOp } from '../storage/storage.js';
 import { decodeCertificate, encodeCertificate, type Certificate, type NodeId } from '../trust/certificate.js';
 import { TrustGraph, type Presence } from '../trust/graph.js';
-import { decodeRevocationProof, encodeRevocationProof, accusedOf, type RevocationProof } from '../trust/revocation.js';
+import {
+  decodeRevocationProof,
+  encodeRevocationProof,
+  accusedOf,
+  type RevocationProof,
+} from '../trust/revocation.js';
 
 function encodePresence(p: Presence): Uint8Array {
   return new ByteWriter().string(p.id).u64(p.seq).bool(p.present).raw(p.signature).finish();
@@ -16,7 +21,12 @@ function encodePresence(p: Presence): Uint8Array {
 
 function decodePresence(b: Uint8Array): Presence {
   const r = new ByteReader(b);
-  const p = { id: r.string(64, 'presence.id'), seq: r.u64('presence.seq'), present: r.bool('presence.present'), signature: r.raw(SIGNATURE_BYTES, 'presence.signature') };
+  const p = {
+    id: r.string(64, 'presence.id'),
+    seq: r.u64('presence.seq'),
+    present: r.bool('presence.present'),
+    signature: r.raw(SIGNATURE_BYTES, 'presence.signature'),
+  };
   r.finish('presence');
   return p;
 }
@@ -29,18 +39,24 @@ export async function loadGraph(storage: Storage): Promise<TrustGraph> {
   for (const [, v] of await storage.scan('revoked')) graph.restoreRevocation(decodeRevocationProof(v));
   const certs = (await storage.scan('cert')).map(([, v]) => decodeCertificate(v));
   graph.addCertificates(certs);
-  for (const [, v] of await storage.scan('meta', { prefix: utf8(PRESENCE_PREFIX) })) graph.applyPresence(decodePresence(v));
+  for (const [, v] of await storage.scan('meta', { prefix: utf8(PRESENCE_PREFIX) }))
+    graph.applyPresence(decodePresence(v));
   return graph;
 }
 
 /** Storage ops that persist the current state of the given vertices and proofs. */
-export function graphOps(graph: TrustGraph, ids: Iterable<NodeId>, proofs: Iterable<RevocationProof> = []): StorageOp[] {
+export function graphOps(
+  graph: TrustGraph,
+  ids: Iterable<NodeId>,
+  proofs: Iterable<RevocationProof> = [],
+): StorageOp[] {
   const ops: StorageOp[] = [];
   for (const id of ids) {
     const cert: Certificate | undefined = graph.certificate(id);
     ops.push({ ns: 'cert', key: utf8(id), value: cert === undefined ? undefined : encodeCertificate(cert) });
   }
-  for (const p of graph.presences()) ops.push({ ns: 'meta', key: utf8(PRESENCE_PREFIX + p.id), value: encodePresence(p) });
+  for (const p of graph.presences())
+    ops.push({ ns: 'meta', key: utf8(PRESENCE_PREFIX + p.id), value: encodePresence(p) });
   for (const p of proofs) {
     const id = accusedOf(p);
     ops.push({ ns: 'revoked', key: utf8(id), value: encodeRevocationProof(p) });

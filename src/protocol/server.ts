@@ -33,11 +33,16 @@ import {
   type SignedRecord,
 } from './messages.js';
 import { graphOps, loadGraph, persistGraph } from './node-state.js';
-import { checkCollectiveSignature, equivocationProofs, quorumCertificateCount, verifyWriter } from './verify.js';
+import {
+  checkCollectiveSignature,
+  equivocationProofs,
+  quorumCertificateCount,
+  verifyWriter,
+} from './verify.js';
 
 export interface ServerOptions {
   readonly quorum: QuorumOptions;
-  /** Peers each gossip round sends to. */
+  /** KV peers each gossip round sends new records to (all of them up to this bound, else a random sample). */
   readonly gossipFanout: number;
   /** Records queued for gossip; older ones are dropped first. */
   readonly gossipQueueMax: number;
@@ -47,10 +52,13 @@ export interface ServerOptions {
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   quorum: DEFAULT_QUORUM_OPTIONS,
-  gossipFanout: 2,
+  gossipFanout: 16,
   gossipQueueMax: 1024,
   gossipTimeoutMs: 2000,
 };
+
+/** Refused records kept as equivocation evidence (volatile, oldest evicted first). */
+const EVIDENCE_MAX = 1024;
 
 /** What a signer remembers per variable: the latest <x,t,v,s_C> it signed and the owner UID (TOFU). */
 interface SignedState {
@@ -62,7 +70,13 @@ interface SignedState {
 }
 
 function encodeSignedState(s: SignedState): Uint8Array {
-  return new ByteWriter().u64(s.t).raw(s.valueDigest).string(s.writer).raw(s.writerSignature).string(s.ownerUid).finish();
+  return new ByteWriter()
+    .u64(s.t)
+    .raw(s.valueDigest)
+    .string(s.writer)
+    .raw(s.writerSignature)
+    .string(s.ownerUid)
+    .finish();
 }
 
 function decodeSignedState(b: Uint8Array): SignedState {
@@ -103,11 +117,20 @@ export interface ServerDeps {
 export class BftkvServer {
   readonly id: NodeId;
   readonly options: ServerOptions;
-  readonly stats: ServerStats = { requests: 0, rejected: 0, signed: 0, stored: 0, revocations: 0, gossipSent: 0 };
+  readonly stats: ServerStats = {
+    requests: 0,
+    rejected: 0,
+    signed: 0,
+    stored: 0,
+    revocations: 0,
+    gossipSent: 0,
+  };
   private readonly locks = new KeyedMutex();
   private readonly quorums: QuorumCache;
   private readonly gossipRecords: SignedRecord[] = [];
   private readonly gossipProofs: RevocationProof[] = [];
+  /** Refused (insufficiently signed) records by (x, t), bounded: evidence for later equivocation checks. */
+  private readonly evidence = new Map<string, SignedRecord>();
 
   private constructor(
     private readonly deps: ServerDeps,
@@ -142,17 +165,25 @@ export class BftkvServer {
       req = decodeRequest(payload);
     } catch (e) {
       this.stats.rejected++;
-      if (e instanceof CodecError) return encodeResponse({ kind: 'error', code: 'malformed', message: e.message, timestamp: 0n });
-      if (e instanceof ProtocolError) return encodeResponse({ kind: 'error', code: e.code, message: e.message, timestamp: 0n });
+      if (e instanceof CodecError)
+        return encodeResponse({ kind: 'error', code: 'malformed', message: e.message, timestamp: 0n });
+      if (e instanceof ProtocolError)
+        return encodeResponse({ kind: 'error', code: e.code, message: e.message, timestamp: 0n });
       throw e;
     }
     try {
-      if (from !== null && this.graph.isRevoked(from)) throw new ProtocolError('revoked', 'sender is revoked');
+      if (from !== null && this.graph.isRevoked(from))
+        throw new ProtocolError('revoked', 'sender is revoked');
       return encodeResponse(await this.dispatch(from, req));
     } catch (e) {
       if (e instanceof ProtocolError) {
         this.stats.rejected++;
-        return encodeResponse({ kind: 'error', code: e.code, message: e.message, timestamp: e.timestamp ?? 0n });
+        return encodeResponse({
+          kind: 'error',
+          code: e.code,
+          message: e.message,
+          timestamp: e.timestamp ?? 0n,
+        });
       }
       throw e;
     }
@@ -173,7 +204,8 @@ export class BftkvServer {
       case 'join':
         return this.handleJoin(from, req.certificate, req.presence);
       case 'leave':
-        if (from !== req.presence.id || req.presence.present) throw new ProtocolError('permissionDenied', 'a node can only announce its own leave');
+        if (from !== req.presence.id || req.presence.present)
+          throw new ProtocolError('permissionDenied', 'a node can only announce its own leave');
         if (this.graph.applyPresence(req.presence)) await persistGraph(this.deps.storage, this.graph);
         return { kind: 'ok' };
       case 'gossip':
@@ -185,13 +217,21 @@ export class BftkvServer {
   private async latestTimestamp(x: Uint8Array): Promise<bigint> {
     const signed = await this.deps.storage.get('signed', x);
     const st = signed === undefined ? 0n : decodeSignedState(signed).t;
-    const latest = await this.deps.storage.scan('record', { prefix: recordPrefix(x), reverse: true, limit: 1 });
+    const latest = await this.deps.storage.scan('record', {
+      prefix: recordPrefix(x),
+      reverse: true,
+      limit: 1,
+    });
     const rt = latest.length === 0 ? 0n : decodeRecord(latest[0]![1]).t;
     return st > rt ? st : rt;
   }
 
   private async latestRecord(x: Uint8Array): Promise<SignedRecord | undefined> {
-    const latest = await this.deps.storage.scan('record', { prefix: recordPrefix(x), reverse: true, limit: 1 });
+    const latest = await this.deps.storage.scan('record', {
+      prefix: recordPrefix(x),
+      reverse: true,
+      limit: 1,
+    });
     return latest.length === 0 ? undefined : decodeRecord(latest[0]![1]);
   }
 
@@ -203,13 +243,20 @@ export class BftkvServer {
     const writer = req.writer;
     if (this.graph.isRevoked(writer.id)) throw new ProtocolError('revoked', 'writer is revoked');
     const w = verifyWriter(req);
-    if (!w.ok) throw new ProtocolError(w.reason === 'bad-certificate' ? 'badCertificate' : 'badSignature', 'writer signature does not verify');
+    if (!w.ok)
+      throw new ProtocolError(
+        w.reason === 'bad-certificate' ? 'badCertificate' : 'badSignature',
+        'writer signature does not verify',
+      );
     const qs = this.quorums.get();
     const clique = qs.cliqueOf(this.id);
     if (clique === undefined) throw new ProtocolError('notASigner', 'this node is in no quorum clique');
     const certified = quorumCertificateCount(this.graph, clique, writer);
     if (certified < clique.certThreshold) {
-      throw new ProtocolError('invalidQuorumCertificate', `writer certified by ${certified} of ${clique.members.length} clique members, need ${clique.certThreshold}`);
+      throw new ProtocolError(
+        'invalidQuorumCertificate',
+        `writer certified by ${certified} of ${clique.members.length} clique members, need ${clique.certThreshold}`,
+      );
     }
     if (req.t === 0n) throw new ProtocolError('invalidTimestamp', 'timestamp 0 is reserved');
     const digest = valueDigest(req.v);
@@ -217,8 +264,10 @@ export class BftkvServer {
       const raw = await this.deps.storage.get('signed', req.x);
       const prev = raw === undefined ? undefined : decodeSignedState(raw);
       if (prev !== undefined) {
-        if (prev.ownerUid !== writer.body.uid) throw new ProtocolError('permissionDenied', 'variable is owned by another UID');
-        if (req.t < prev.t) throw new ProtocolError('staleTimestamp', 'a later timestamp was already signed', prev.t);
+        if (prev.ownerUid !== writer.body.uid)
+          throw new ProtocolError('permissionDenied', 'variable is owned by another UID');
+        if (req.t < prev.t)
+          throw new ProtocolError('staleTimestamp', 'a later timestamp was already signed', prev.t);
         if (req.t === prev.t) {
           if (!bytesEqual(prev.valueDigest, digest)) {
             if (prev.writer === writer.id) {
@@ -234,11 +283,17 @@ export class BftkvServer {
               await this.revoke([proof]);
               throw new ProtocolError('equivocation', 'writer signed two values for one timestamp; revoked');
             }
-            throw new ProtocolError('timestampConflict', 'another value was signed at this timestamp', prev.t);
+            throw new ProtocolError(
+              'timestampConflict',
+              'another value was signed at this timestamp',
+              prev.t,
+            );
           }
-          if (prev.t === SEALED_TIMESTAMP && prev.writer !== writer.id) throw new ProtocolError('sealed', 'variable is sealed');
+          if (prev.t === SEALED_TIMESTAMP && prev.writer !== writer.id)
+            throw new ProtocolError('sealed', 'variable is sealed');
         }
-        if (req.t > prev.t && prev.t === SEALED_TIMESTAMP) throw new ProtocolError('sealed', 'variable is sealed');
+        if (req.t > prev.t && prev.t === SEALED_TIMESTAMP)
+          throw new ProtocolError('sealed', 'variable is sealed');
         if (req.t > prev.t && req.t !== SEALED_TIMESTAMP && req.t - prev.t > LIMITS.timestampStepMax) {
           throw new ProtocolError('timestampTooFar', 'timestamp step too large', prev.t);
         }
@@ -246,11 +301,20 @@ export class BftkvServer {
         throw new ProtocolError('timestampTooFar', 'timestamp step too large', 0n);
       }
       if (prev === undefined || req.t !== prev.t) {
-        const state: SignedState = { t: req.t, valueDigest: digest, writer: writer.id, writerSignature: req.writerSignature, ownerUid: writer.body.uid };
+        const state: SignedState = {
+          t: req.t,
+          valueDigest: digest,
+          writer: writer.id,
+          writerSignature: req.writerSignature,
+          ownerUid: writer.body.uid,
+        };
         await this.deps.storage.write([{ ns: 'signed', key: req.x, value: encodeSignedState(state) }]);
       }
       this.stats.signed++;
-      return { kind: 'sign', signature: sign(this.deps.key, signerStatement(req.x, req.t, digest, writer.id, req.writerSignature)) };
+      return {
+        kind: 'sign',
+        signature: sign(this.deps.key, signerStatement(req.x, req.t, digest, writer.id, req.writerSignature)),
+      };
     });
   }
 
@@ -262,7 +326,11 @@ export class BftkvServer {
     if (rec.t === 0n) throw new ProtocolError('invalidTimestamp', 'timestamp 0 is reserved');
     if (this.graph.isRevoked(rec.writer.id)) throw new ProtocolError('revoked', 'writer is revoked');
     const w = verifyWriter(rec);
-    if (!w.ok) throw new ProtocolError(w.reason === 'bad-certificate' ? 'badCertificate' : 'badSignature', 'writer signature does not verify');
+    if (!w.ok)
+      throw new ProtocolError(
+        w.reason === 'bad-certificate' ? 'badCertificate' : 'badSignature',
+        'writer signature does not verify',
+      );
     const digest = valueDigest(rec.v);
     const signAck = () => (ack ? sign(this.deps.key, ackStatement(rec.x, rec.t, digest)) : undefined);
     return this.locks.run(toHex(rec.x), async () => {
@@ -275,11 +343,28 @@ export class BftkvServer {
         // even when the second collective signature is insufficient.
         const proofs = equivocationProofs(this.graph, same, rec);
         await this.revoke(proofs);
-        throw new ProtocolError('equivocation', `conflicting value at this timestamp; ${proofs.length} signer(s) revoked`, rec.t);
+        throw new ProtocolError(
+          'equivocation',
+          `conflicting value at this timestamp; ${proofs.length} signer(s) revoked`,
+          rec.t,
+        );
       }
+      // A refused record may still carry valid member signatures: keep it as evidence so that when the
+      // conflicting record for the same (x, t) arrives later (write, write-back, gossip) the double
+      // signers are caught even though the refused one never counted.
+      const evidenceKey = `${toHex(rec.x)}/${rec.t}`;
+      const evidence = this.evidence.get(evidenceKey);
+      if (evidence !== undefined && !bytesEqual(valueDigest(evidence.v), digest)) {
+        await this.revoke(equivocationProofs(this.graph, evidence, rec));
+      }
+      if (this.graph.isRevoked(rec.writer.id)) throw new ProtocolError('revoked', 'writer is revoked');
       const qs = this.quorums.get();
       if (!checkCollectiveSignature(qs, this.graph, rec, digest)) {
-        throw new ProtocolError('insufficientSignatures', 'collective signature is not sufficient for every quorum clique');
+        this.keepEvidence(evidenceKey, rec);
+        throw new ProtocolError(
+          'insufficientSignatures',
+          'collective signature is not sufficient for every quorum clique',
+        );
       }
       const prefix = recordPrefix(rec.x);
       const latestRaw = await storage.scan('record', { prefix, reverse: true, limit: 1 });
@@ -288,7 +373,8 @@ export class BftkvServer {
         if (latest.t === SEALED_TIMESTAMP) throw new ProtocolError('sealed', 'variable is sealed', latest.t);
         const first = (await storage.scan('record', { prefix, limit: 1 }))[0]!;
         const owner = decodeRecord(first[1]).writer.body.uid;
-        if (owner !== rec.writer.body.uid) throw new ProtocolError('permissionDenied', 'variable is owned by another UID');
+        if (owner !== rec.writer.body.uid)
+          throw new ProtocolError('permissionDenied', 'variable is owned by another UID');
         if (rec.t !== SEALED_TIMESTAMP && rec.t > latest.t && rec.t - latest.t > LIMITS.timestampStepMax) {
           throw new ProtocolError('timestampTooFar', 'timestamp step too large', latest.t);
         }
@@ -302,13 +388,24 @@ export class BftkvServer {
     });
   }
 
+  private keepEvidence(key: string, rec: SignedRecord): void {
+    if (rec.signatures.length === 0) return;
+    this.evidence.delete(key);
+    if (this.evidence.size >= EVIDENCE_MAX) this.evidence.delete(this.evidence.keys().next().value!);
+    this.evidence.set(key, rec);
+  }
+
   private enqueueGossip(rec: SignedRecord): void {
     this.gossipRecords.push(rec);
     if (this.gossipRecords.length > this.options.gossipQueueMax) this.gossipRecords.shift();
   }
 
   /** Join (paper §4.2, Algorithm 7 server side): verify and add the certificate, return this node's graph. */
-  private async handleJoin(from: NodeId | null, cert: Certificate, presence: { id: NodeId; seq: bigint; present: boolean; signature: Uint8Array }): Promise<Response> {
+  private async handleJoin(
+    from: NodeId | null,
+    cert: Certificate,
+    presence: { id: NodeId; seq: bigint; present: boolean; signature: Uint8Array },
+  ): Promise<Response> {
     if (from !== cert.id || presence.id !== cert.id || !presence.present) {
       throw new ProtocolError('permissionDenied', 'a node can only join with its own certificate');
     }
@@ -317,7 +414,8 @@ export class BftkvServer {
       await this.revoke([result.proof]);
       throw new ProtocolError('revoked', 'conflicting certificates for this key');
     }
-    if (!result.accepted) throw new ProtocolError('badCertificate', `certificate refused: ${result.rejection ?? ''}`);
+    if (!result.accepted)
+      throw new ProtocolError('badCertificate', `certificate refused: ${result.rejection ?? ''}`);
     this.graph.applyPresence(presence);
     await persistGraph(this.deps.storage, this.graph);
     return this.graphResponse();
@@ -332,7 +430,10 @@ export class BftkvServer {
     };
   }
 
-  private async handleGossip(records: readonly SignedRecord[], proofs: readonly RevocationProof[]): Promise<void> {
+  private async handleGossip(
+    records: readonly SignedRecord[],
+    proofs: readonly RevocationProof[],
+  ): Promise<void> {
     await this.acceptProofs(proofs);
     for (const rec of records) {
       try {
@@ -362,7 +463,8 @@ export class BftkvServer {
     if (applied.length > 0) {
       await this.deps.storage.write(graphOps(this.graph, [], applied));
       this.gossipProofs.push(...applied);
-      if (this.gossipProofs.length > LIMITS.proofsPerMessageMax) this.gossipProofs.splice(0, this.gossipProofs.length - LIMITS.proofsPerMessageMax);
+      if (this.gossipProofs.length > LIMITS.proofsPerMessageMax)
+        this.gossipProofs.splice(0, this.gossipProofs.length - LIMITS.proofsPerMessageMax);
     }
     return applied.length;
   }

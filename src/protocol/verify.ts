@@ -7,7 +7,12 @@ import { bytesEqual, toHex } from '../codec/bytes.js';
 import { sha256 } from '../crypto/hash.js';
 import { verify } from '../crypto/ed25519.js';
 import type { CliqueQuorum, QuorumSystem } from '../quorum/quorum-system.js';
-import { verifyCertification, verifySelfSignature, type Certificate, type NodeId } from '../trust/certificate.js';
+import {
+  verifyCertification,
+  verifySelfSignature,
+  type Certificate,
+  type NodeId,
+} from '../trust/certificate.js';
 import type { TrustGraph } from '../trust/graph.js';
 import type { RevocationProof } from '../trust/revocation.js';
 import { signerStatement, valueDigest, writerStatement } from '../trust/statements.js';
@@ -15,12 +20,23 @@ import { encodeRecord, type SignedRecord } from './messages.js';
 
 export type RecordVerdict =
   | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'bad-certificate' | 'bad-signature' | 'no-cliques' | 'insufficient-signatures' };
+  | {
+      readonly ok: false;
+      readonly reason: 'bad-certificate' | 'bad-signature' | 'no-cliques' | 'insufficient-signatures';
+    };
 
 /** The writer's certificate and signature over <x,t,v> are valid. */
-export function verifyWriter(rec: { x: Uint8Array; t: bigint; v: Uint8Array; writer: Certificate; writerSignature: Uint8Array }): RecordVerdict {
+export function verifyWriter(rec: {
+  x: Uint8Array;
+  t: bigint;
+  v: Uint8Array;
+  writer: Certificate;
+  writerSignature: Uint8Array;
+}): RecordVerdict {
   if (!verifySelfSignature(rec.writer)) return { ok: false, reason: 'bad-certificate' };
-  if (!verify(rec.writer.body.publicKey, writerStatement(rec.x, rec.t, valueDigest(rec.v)), rec.writerSignature)) {
+  if (
+    !verify(rec.writer.body.publicKey, writerStatement(rec.x, rec.t, valueDigest(rec.v)), rec.writerSignature)
+  ) {
     return { ok: false, reason: 'bad-signature' };
   }
   return { ok: true };
@@ -31,7 +47,12 @@ export function verifyWriter(rec: { x: Uint8Array; t: bigint; v: Uint8Array; wri
  * record (paper §5). Signatures of non-members, unknown or revoked nodes are ignored. Verification of a
  * clique stops as soon as it is sufficient.
  */
-export function checkCollectiveSignature(qs: QuorumSystem, graph: TrustGraph, rec: SignedRecord, digest: Uint8Array): boolean {
+export function checkCollectiveSignature(
+  qs: QuorumSystem,
+  graph: TrustGraph,
+  rec: SignedRecord,
+  digest: Uint8Array,
+): boolean {
   if (qs.cliques.length === 0) return false;
   const counts = new Map<CliqueQuorum, number>();
   const statement = signerStatement(rec.x, rec.t, digest, rec.writer.id, rec.writerSignature);
@@ -52,7 +73,8 @@ export function verifyRecord(qs: QuorumSystem, graph: TrustGraph, rec: SignedRec
   const w = verifyWriter(rec);
   if (!w.ok) return w;
   if (qs.cliques.length === 0) return { ok: false, reason: 'no-cliques' };
-  if (!checkCollectiveSignature(qs, graph, rec, valueDigest(rec.v))) return { ok: false, reason: 'insufficient-signatures' };
+  if (!checkCollectiveSignature(qs, graph, rec, valueDigest(rec.v)))
+    return { ok: false, reason: 'insufficient-signatures' };
   return { ok: true };
 }
 
@@ -115,7 +137,12 @@ export function equivocationProofs(graph: TrustGraph, a: SignedRecord, b: Signed
         accusedKey: key,
         x: a.x,
         t: a.t,
-        a: { valueDigest: da, writer: a.writer.id, writerSignature: a.writerSignature, signature: s.signature },
+        a: {
+          valueDigest: da,
+          writer: a.writer.id,
+          writerSignature: a.writerSignature,
+          signature: s.signature,
+        },
         b: { valueDigest: db, writer: b.writer.id, writerSignature: b.writerSignature, signature: other },
       });
     }

@@ -108,7 +108,11 @@ function bfsWithin(g: DirectedGraph, start: NodeId, maxDistance: number): Set<No
  * Builds the quorum system seen from `self`. Fails closed: if clique enumeration exceeds its bound the
  * system has no cliques (nothing can be written) rather than a guessed one.
  */
-export function buildQuorumSystem(graph: TrustGraph, self: NodeId, options: QuorumOptions = DEFAULT_QUORUM_OPTIONS): QuorumSystem {
+export function buildQuorumSystem(
+  graph: TrustGraph,
+  self: NodeId,
+  options: QuorumOptions = DEFAULT_QUORUM_OPTIONS,
+): QuorumSystem {
   const view = graph.view();
   // Only servers (nodes with an address) can sign, so only servers are clique members: a client that
   // certified part of a clique must not form a smaller clique with that part in its own view. Edges into
@@ -159,7 +163,10 @@ export class QuorumCache {
   /** The current quorum system. */
   get(): QuorumSystem {
     if (this.cached === undefined || this.cached.version !== this.graph.version) {
-      this.cached = { version: this.graph.version, qs: buildQuorumSystem(this.graph, this.self, this.options) };
+      this.cached = {
+        version: this.graph.version,
+        qs: buildQuorumSystem(this.graph, this.self, this.options),
+      };
     }
     return this.cached.qs;
   }

@@ -3,7 +3,14 @@
  * disk: it survives a simulated crash, while the node object (volatile state) is rebuilt.
  */
 import { compareBytes } from '../codec/bytes.js';
-import { NAMESPACES, StorageError, type Namespace, type ScanOptions, type Storage, type StorageOp } from './storage.js';
+import {
+  NAMESPACES,
+  StorageError,
+  type Namespace,
+  type ScanOptions,
+  type Storage,
+  type StorageOp,
+} from './storage.js';
 
 function startsWith(key: Uint8Array, prefix: Uint8Array): boolean {
   if (key.length < prefix.length) return false;
@@ -30,7 +37,7 @@ export class MemoryStorage implements Storage {
 
   async get(ns: Namespace, key: Uint8Array): Promise<Uint8Array | undefined> {
     const e = this.space(ns).get(Buffer.from(key).toString('latin1'));
-    return e === undefined ? undefined : e[1].slice();
+    return e === undefined ? undefined : new Uint8Array(e[1]);
   }
 
   async write(ops: readonly StorageOp[]): Promise<void> {
@@ -39,16 +46,18 @@ export class MemoryStorage implements Storage {
       const s = this.space(op.ns);
       const k = Buffer.from(op.key).toString('latin1');
       if (op.value === undefined) s.delete(k);
-      else s.set(k, [op.key.slice(), op.value.slice()]);
+      else s.set(k, [new Uint8Array(op.key), new Uint8Array(op.value)]);
     }
     this.commits++;
   }
 
   async scan(ns: Namespace, options: ScanOptions = {}): Promise<Array<[Uint8Array, Uint8Array]>> {
     const { prefix, reverse = false, limit = Number.POSITIVE_INFINITY } = options;
-    const entries = [...this.space(ns).values()].filter(([k]) => prefix === undefined || startsWith(k, prefix));
+    const entries = [...this.space(ns).values()].filter(
+      ([k]) => prefix === undefined || startsWith(k, prefix),
+    );
     entries.sort((a, b) => compareBytes(a[0], b[0]) * (reverse ? -1 : 1));
-    return entries.slice(0, limit).map(([k, v]) => [k.slice(), v.slice()]);
+    return entries.slice(0, limit).map(([k, v]) => [new Uint8Array(k), new Uint8Array(v)]);
   }
 
   async close(): Promise<void> {

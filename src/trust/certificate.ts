@@ -62,20 +62,35 @@ export function bodyStatement(b: CertificateBody): Uint8Array {
 
 /** The bytes an issuer signs to certify `subject`. */
 export function certificationStatement(subject: { id: NodeId; body: CertificateBody }): Uint8Array {
-  return new ByteWriter().raw(CERTIFY_TAG).string(subject.id).raw(subject.body.publicKey).string(subject.body.uid).finish();
+  return new ByteWriter()
+    .raw(CERTIFY_TAG)
+    .string(subject.id)
+    .raw(subject.body.publicKey)
+    .string(subject.body.uid)
+    .finish();
 }
 
 /** Creates a self-signed certificate with no certifications. */
 export function createCertificate(key: SigningKey, uid: string, address = '', serial = 1n): Certificate {
-  if (utf8(uid).length === 0 || utf8(uid).length > LIMITS.uidBytesMax) throw new RangeError(`uid: length must be 1..${LIMITS.uidBytesMax}`);
-  if (utf8(address).length > LIMITS.addressBytesMax) throw new RangeError(`address: longer than ${LIMITS.addressBytesMax}`);
+  if (utf8(uid).length === 0 || utf8(uid).length > LIMITS.uidBytesMax)
+    throw new RangeError(`uid: length must be 1..${LIMITS.uidBytesMax}`);
+  if (utf8(address).length > LIMITS.addressBytesMax)
+    throw new RangeError(`address: longer than ${LIMITS.addressBytesMax}`);
   const body: CertificateBody = { publicKey: key.publicKey, uid, address, serial };
-  return { id: nodeIdOf(key.publicKey), body, selfSignature: sign(key, bodyStatement(body)), certifications: [] };
+  return {
+    id: nodeIdOf(key.publicKey),
+    body,
+    selfSignature: sign(key, bodyStatement(body)),
+    certifications: [],
+  };
 }
 
 /** `issuer` certifies `subject`: returns the certification (does not modify the certificate). */
 export function certify(issuerKey: SigningKey, subject: Certificate): Certification {
-  return { issuer: nodeIdOf(issuerKey.publicKey), signature: sign(issuerKey, certificationStatement(subject)) };
+  return {
+    issuer: nodeIdOf(issuerKey.publicKey),
+    signature: sign(issuerKey, certificationStatement(subject)),
+  };
 }
 
 /** A copy of `cert` with `extra` certifications merged in (one per issuer, sorted). */
@@ -83,7 +98,9 @@ export function withCertifications(cert: Certificate, extra: readonly Certificat
   const byIssuer = new Map<NodeId, Certification>();
   for (const c of cert.certifications) byIssuer.set(c.issuer, c);
   for (const c of extra) if (!byIssuer.has(c.issuer)) byIssuer.set(c.issuer, c);
-  const certifications = [...byIssuer.values()].sort((a, b) => (a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : 0));
+  const certifications = [...byIssuer.values()].sort((a, b) =>
+    a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : 0,
+  );
   return { ...cert, certifications };
 }
 
@@ -96,7 +113,8 @@ export function verifySelfSignature(cert: Certificate): boolean {
   const cacheKey = toHex(sha256(statement, cert.selfSignature));
   const hit = selfVerified.get(cacheKey);
   if (hit !== undefined) return hit && nodeIdOf(cert.body.publicKey) === cert.id;
-  const ok = nodeIdOf(cert.body.publicKey) === cert.id && verify(cert.body.publicKey, statement, cert.selfSignature);
+  const ok =
+    nodeIdOf(cert.body.publicKey) === cert.id && verify(cert.body.publicKey, statement, cert.selfSignature);
   if (selfVerified.size >= SELF_CACHE_MAX) selfVerified.clear();
   selfVerified.set(cacheKey, ok);
   return ok;
@@ -105,7 +123,11 @@ export function verifySelfSignature(cert: Certificate): boolean {
 const certificationVerified = new Map<string, boolean>();
 
 /** Verifies one certification of `subject` by the holder of `issuerPublicKey` (memoised). */
-export function verifyCertification(subject: Certificate, c: Certification, issuerPublicKey: Uint8Array): boolean {
+export function verifyCertification(
+  subject: Certificate,
+  c: Certification,
+  issuerPublicKey: Uint8Array,
+): boolean {
   if (nodeIdOf(issuerPublicKey) !== c.issuer) return false;
   const statement = certificationStatement(subject);
   const cacheKey = toHex(sha256(statement, issuerPublicKey, c.signature));
@@ -119,7 +141,12 @@ export function verifyCertification(subject: Certificate, c: Certification, issu
 
 /** Two bodies are the same statement. */
 export function sameBody(a: CertificateBody, b: CertificateBody): boolean {
-  return bytesEqual(a.publicKey, b.publicKey) && a.uid === b.uid && a.address === b.address && a.serial === b.serial;
+  return (
+    bytesEqual(a.publicKey, b.publicKey) &&
+    a.uid === b.uid &&
+    a.address === b.address &&
+    a.serial === b.serial
+  );
 }
 
 /** Canonical encoding. */
@@ -145,7 +172,12 @@ export function readCertificate(r: ByteReader): Certificate {
     previous = issuer;
     return { issuer, signature: rr.raw(SIGNATURE_BYTES, 'certification.signature') };
   });
-  return { id: nodeIdOf(publicKey), body: { publicKey, uid, address, serial }, selfSignature, certifications };
+  return {
+    id: nodeIdOf(publicKey),
+    body: { publicKey, uid, address, serial },
+    selfSignature,
+    certifications,
+  };
 }
 
 /** Canonical bytes of one certificate. */

@@ -133,10 +133,12 @@ export class TrustGraph {
 
   private addBody(cert: Certificate): AddCertificateResult {
     if (this.revoked.has(cert.id)) return { accepted: false, changed: false, rejection: 'revoked' };
-    if (!verifySelfSignature(cert)) return { accepted: false, changed: false, rejection: 'bad-self-signature' };
+    if (!verifySelfSignature(cert))
+      return { accepted: false, changed: false, rejection: 'bad-self-signature' };
     const existing = this.vertices.get(cert.id);
     if (existing === undefined) {
-      if (this.vertices.size >= LIMITS.graphVerticesMax) return { accepted: false, changed: false, rejection: 'graph-full' };
+      if (this.vertices.size >= LIMITS.graphVerticesMax)
+        return { accepted: false, changed: false, rejection: 'graph-full' };
       this.vertices.set(cert.id, { cert: { ...cert, certifications: [] }, verified: new Map() });
       this.bump();
       this.verifyPendingFrom(cert.id);
@@ -169,7 +171,7 @@ export class TrustGraph {
       const issuer = this.vertices.get(c.issuer);
       if (issuer === undefined) {
         let p = this.pending.get(subject);
-        if (p === undefined) this.pending.set(subject, (p = new Map()));
+        if (p === undefined) this.pending.set(subject, (p = new Map<NodeId, Certification>()));
         if (p.size < PENDING_PER_SUBJECT_MAX) p.set(c.issuer, c);
         continue;
       }
@@ -243,7 +245,8 @@ export class TrustGraph {
 
   /** The eligible subgraph: vertices known, present and not revoked; edges from verified certifications. */
   view(): DirectedGraph {
-    if (this.viewCache !== undefined && this.viewCache.version === this.versionCounter) return this.viewCache.view;
+    if (this.viewCache !== undefined && this.viewCache.version === this.versionCounter)
+      return this.viewCache.view;
     const vertices = new Set<NodeId>();
     for (const id of this.vertices.keys()) if (this.isEligible(id)) vertices.add(id);
     const out = new Map<NodeId, Set<NodeId>>();
@@ -275,4 +278,3 @@ function sortedCertifications(m: Map<NodeId, Certification>): Certification[] {
 export function shortId(id: NodeId): string {
   return id.slice(0, 8);
 }
-

@@ -12,7 +12,14 @@
 import { ByteReader, ByteWriter, bytesEqual, CodecError } from '../codec/bytes.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verify } from '../crypto/ed25519.js';
 import { LIMITS } from '../limits.js';
-import { bodyStatement, NODE_ID_BYTES, nodeIdOf, sameBody, type CertificateBody, type NodeId } from './certificate.js';
+import {
+  bodyStatement,
+  NODE_ID_BYTES,
+  nodeIdOf,
+  sameBody,
+  type CertificateBody,
+  type NodeId,
+} from './certificate.js';
 import { signerStatement, writerStatement } from './statements.js';
 
 const DIGEST_BYTES = 32;
@@ -66,8 +73,16 @@ export function verifyRevocationProof(p: RevocationProof): boolean {
     case 'signer-equivocation':
       return (
         !bytesEqual(p.a.valueDigest, p.b.valueDigest) &&
-        verify(p.accusedKey, signerStatement(p.x, p.t, p.a.valueDigest, p.a.writer, p.a.writerSignature), p.a.signature) &&
-        verify(p.accusedKey, signerStatement(p.x, p.t, p.b.valueDigest, p.b.writer, p.b.writerSignature), p.b.signature)
+        verify(
+          p.accusedKey,
+          signerStatement(p.x, p.t, p.a.valueDigest, p.a.writer, p.a.writerSignature),
+          p.a.signature,
+        ) &&
+        verify(
+          p.accusedKey,
+          signerStatement(p.x, p.t, p.b.valueDigest, p.b.writer, p.b.writerSignature),
+          p.b.signature,
+        )
       );
     case 'writer-equivocation':
       return (
@@ -77,15 +92,23 @@ export function verifyRevocationProof(p: RevocationProof): boolean {
       );
     case 'identity-equivocation': {
       const { a, b } = p;
-      if (!bytesEqual(a.body.publicKey, p.accusedKey) || !bytesEqual(b.body.publicKey, p.accusedKey)) return false;
+      if (!bytesEqual(a.body.publicKey, p.accusedKey) || !bytesEqual(b.body.publicKey, p.accusedKey))
+        return false;
       if (sameBody(a.body, b.body)) return false;
       if (a.body.serial !== b.body.serial && a.body.uid === b.body.uid) return false;
-      return verify(p.accusedKey, bodyStatement(a.body), a.signature) && verify(p.accusedKey, bodyStatement(b.body), b.signature);
+      return (
+        verify(p.accusedKey, bodyStatement(a.body), a.signature) &&
+        verify(p.accusedKey, bodyStatement(b.body), b.signature)
+      );
     }
   }
 }
 
-const KIND_CODES = { 'signer-equivocation': 1, 'writer-equivocation': 2, 'identity-equivocation': 3 } as const;
+const KIND_CODES = {
+  'signer-equivocation': 1,
+  'writer-equivocation': 2,
+  'identity-equivocation': 3,
+} as const;
 
 function writeBody(w: ByteWriter, b: CertificateBody): void {
   w.raw(b.publicKey).string(b.uid).string(b.address).u64(b.serial);
@@ -106,7 +129,8 @@ export function writeRevocationProof(w: ByteWriter, p: RevocationProof): void {
   switch (p.kind) {
     case 'signer-equivocation':
       w.bytes(p.x).u64(p.t);
-      for (const s of [p.a, p.b]) w.raw(s.valueDigest).string(s.writer).raw(s.writerSignature).raw(s.signature);
+      for (const s of [p.a, p.b])
+        w.raw(s.valueDigest).string(s.writer).raw(s.writerSignature).raw(s.signature);
       return;
     case 'writer-equivocation':
       w.bytes(p.x).u64(p.t);

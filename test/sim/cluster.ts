@@ -126,7 +126,14 @@ export class SimCluster {
   }
 
   private recordRevocation(by: string, byHonest: boolean, accused: NodeId, proof: RevocationProof): void {
-    this.revocations.push({ at: this.sim.now, by, byHonest, accused, accusedName: this.name(accused), kind: proof.kind });
+    this.revocations.push({
+      at: this.sim.now,
+      by,
+      byHonest,
+      accused,
+      accusedName: this.name(accused),
+      kind: proof.kind,
+    });
     if (this.sim.tracing) this.sim.trace(`${by} revoked ${this.name(accused)} (${proof.kind})`);
   }
 
@@ -147,7 +154,11 @@ export class SimCluster {
     const handler: RequestHandler =
       slot.behaviour === undefined
         ? (from, payload) => server.handle(from, payload)
-        : slot.behaviour.wrap(server, { cluster: this, self: slot.identity, random: this.random.fork(`byz/${name}`) });
+        : slot.behaviour.wrap(server, {
+            cluster: this,
+            self: slot.identity,
+            random: this.random.fork(`byz/${name}`),
+          });
     this.net.register(slot.identity.id, handler);
     slot.up = true;
   }
@@ -184,7 +195,8 @@ export class SimCluster {
       random: this.random.fork(`client/${name}`),
       transport: this.net.transportFor(identity.id),
       options: this.options.client,
-      onRevoke: (accused, proof) => this.recordRevocation(name, !this.byzantine.has(identity.id), accused, proof),
+      onRevoke: (accused, proof) =>
+        this.recordRevocation(name, !this.byzantine.has(identity.id), accused, proof),
     });
     if (options.knowsAll !== false) {
       const late = new Set(this.options.latecomers ?? []);
@@ -204,7 +216,8 @@ export class SimCluster {
     const tick = () => {
       if (this.gossipStopped) return;
       for (const slot of this.slots.values()) {
-        if (slot.up && slot.server !== undefined && slot.behaviour === undefined) void slot.server.gossipRound();
+        if (slot.up && slot.server !== undefined && slot.behaviour === undefined)
+          void slot.server.gossipRound();
       }
       this.sim.schedule(interval, tick, 'gossip');
     };
@@ -233,7 +246,10 @@ export class SimCluster {
         error = e;
       },
     );
-    const result = await this.sim.runUntil(() => settled, { maxTimeMs: this.sim.now + maxTimeMs, maxEvents: 50_000_000 });
+    const result = await this.sim.runUntil(() => settled, {
+      maxTimeMs: this.sim.now + maxTimeMs,
+      maxEvents: 50_000_000,
+    });
     if (!settled) throw new Error(`simulation did not settle: ${result} at t=${this.sim.now}`);
     if (failed) throw error;
     return value as T;

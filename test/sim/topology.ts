@@ -3,7 +3,13 @@
  * whom. `materialize` turns a description into keys and certificates, all derived from the seed.
  */
 import { signingKeyFromSeed, type SigningKey } from '../../src/crypto/ed25519.js';
-import { certify, createCertificate, withCertifications, type Certificate, type NodeId } from '../../src/trust/certificate.js';
+import {
+  certify,
+  createCertificate,
+  withCertifications,
+  type Certificate,
+  type NodeId,
+} from '../../src/trust/certificate.js';
 import type { SeededRandom } from './prng.js';
 
 export interface NodeDesc {
@@ -31,7 +37,12 @@ export interface Identity {
   readonly desc: NodeDesc;
 }
 
-const server = (name: string, role: 'signer' | 'kv'): NodeDesc => ({ name, uid: `${name}.bftkv.test`, address: `sim://${name}`, role });
+const server = (name: string, role: 'signer' | 'kv'): NodeDesc => ({
+  name,
+  uid: `${name}.bftkv.test`,
+  address: `sim://${name}`,
+  role,
+});
 const client = (name: string, uid: string): NodeDesc => ({ name, uid, address: '', role: 'client' });
 
 function mutual(members: readonly string[]): Array<[string, string]> {
@@ -50,7 +61,12 @@ export interface ClientSpec {
 }
 
 /** Builds a topology of cliques, KV nodes (each certifying every signer) and clients. */
-export function buildTopology(name: string, cliqueSizes: Readonly<Record<string, number>>, kvCount: number, clients: readonly ClientSpec[]): TopologyDesc {
+export function buildTopology(
+  name: string,
+  cliqueSizes: Readonly<Record<string, number>>,
+  kvCount: number,
+  clients: readonly ClientSpec[],
+): TopologyDesc {
   const nodes: NodeDesc[] = [];
   const edges: Array<readonly [string, string]> = [];
   const cliques: Record<string, string[]> = {};
@@ -75,12 +91,13 @@ export function buildTopology(name: string, cliqueSizes: Readonly<Record<string,
   return { name, nodes, edges, cliques };
 }
 
-/** One 4-member clique, four KV nodes, two clients of one UID and one of another. */
+/** One 4-member clique, four KV nodes; u01, u02 (one UID), u04 (same UID, uncertified), u11 (another UID). */
 export function smallTopology(): TopologyDesc {
   const c = ['c01', 'c02', 'c03', 'c04'];
   return buildTopology('small', { c: 4 }, 4, [
     { name: 'u01', uid: 'alice@example.com', certifiedBy: ['c'], trusts: c },
     { name: 'u02', uid: 'alice@example.com', certifiedBy: ['c'], trusts: c },
+    { name: 'u04', uid: 'alice@example.com', certifiedBy: [], trusts: c },
     { name: 'u11', uid: 'bob@example.com', certifiedBy: ['c'], trusts: c },
   ]);
 }
