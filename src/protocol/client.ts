@@ -123,6 +123,8 @@ export class BftkvClient {
   private readonly verifier: RecordVerifier;
   /** Highest timestamp this client signed per variable: an honest writer never reuses one (never equivocates). */
   private readonly lastUsed = new Map<string, bigint>();
+  /** Values this client signed at the write-once timestamp, per variable (never two different ones). */
+  private readonly sealedDigests = new Map<string, Uint8Array>();
   private presenceSeq = 0n;
 
   constructor(private readonly deps: ClientDeps) {
@@ -386,12 +388,12 @@ export class BftkvClient {
   }
 
   private rememberTimestamp(x: Uint8Array, t: bigint): void {
+    if (t === SEALED_TIMESTAMP) return; // write-once attempts are remembered by value in `sealedDigests`
     const k = toHex(x);
-    if ((this.lastUsed.get(k) ?? 0n) < t || t === SEALED_TIMESTAMP) {
-      this.lastUsed.delete(k);
-      if (this.lastUsed.size >= LAST_USED_MAX) this.lastUsed.delete(this.lastUsed.keys().next().value!);
-      this.lastUsed.set(k, t === SEALED_TIMESTAMP ? (this.lastUsed.get(k) ?? 0n) : t);
-    }
+    if ((this.lastUsed.get(k) ?? 0n) >= t) return;
+    this.lastUsed.delete(k);
+    if (this.lastUsed.size >= LAST_USED_MAX) this.lastUsed.delete(this.lastUsed.keys().next().value!);
+    this.lastUsed.set(k, t);
   }
 
   /**
@@ -406,6 +408,20 @@ export class BftkvClient {
     signal?: AbortSignal,
   ): Promise<{ record: SignedRecord } | { retry: ProtocolError }> {
     const digest = valueDigest(v);
+    if (t === SEALED_TIMESTAMP) {
+      // Write-once always uses the same timestamp: signing a second value for it would be equivocation.
+      const k = toHex(x);
+      const earlier = this.sealedDigests.get(k);
+      if (earlier !== undefined && !bytesEqual(earlier, digest)) {
+        throw new ProtocolError(
+          'sealed',
+          'this client already signed another write-once value for this variable',
+        );
+      }
+      if (this.sealedDigests.size >= LAST_USED_MAX)
+        this.sealedDigests.delete(this.sealedDigests.keys().next().value!);
+      this.sealedDigests.set(k, digest);
+    }
     const writer = this.certificate();
     const writerSignature = sign(this.deps.key, writerStatement(x, t, digest));
     this.rememberTimestamp(x, t);

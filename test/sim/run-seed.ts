@@ -354,6 +354,36 @@ export async function runSeed(
   const honestWorkers = honestClients.filter((c) => !(p.scenario === 'equivocating-client' && c === 'u11'));
   await cluster.run(() => Promise.all([...honestWorkers.map(clientTask), byzantineClientTask()]));
 
+  // ---- join round: every honest client re-joins (Algorithm 7) through whatever servers answer, Byzantine
+  // graph liars included; whatever it merged must be a verified part of the real topology.
+  const knownIds = new Set([...cluster.ids.values()].map((i) => i.id));
+  const realEdges = new Set(
+    p.topology.edges.map(([a, b]) => `${cluster.identity(a).id}>${cluster.identity(b).id}`),
+  );
+  if ([...p.behaviours.values()].includes(graphLiar)) behaviourNames.add(graphLiar.name);
+  const quorumShape = (client: string) => {
+    const qs = cluster.client(client).quorumSystem();
+    return JSON.stringify([qs.cliques.map((c) => [...c.members].sort()), [...qs.kvNodes].sort()]);
+  };
+  for (const client of honestWorkers) {
+    const before = quorumShape(client);
+    const revocationsBefore = cluster.revocations.length;
+    await cluster.run(() => cluster.client(client).join());
+    const view = cluster.client(client).graph.view();
+    for (const v of view.vertices) {
+      // Anyone may join with a self-signed certificate (paper §4.2), but no certification may be forged in
+      // the name of a real node, and the joiner's quorums must not change.
+      if (!knownIds.has(v)) continue;
+      for (const u of view.out(v)) {
+        if (!realEdges.has(`${v}>${u}`))
+          violate('verified-graph', `${client} accepted a forged edge ${cluster.name(v)}→${cluster.name(u)}`);
+      }
+    }
+    if (cluster.revocations.length === revocationsBefore && quorumShape(client) !== before) {
+      violate('verified-graph', `${client}'s quorum system changed on join`);
+    }
+  }
+
   // ---- phase 2: heal, then every honest operation must complete and every reader must agree
   cluster.net.heal();
   cluster.net.setFaults({ lossRate: 0, duplicateRate: 0, delayMinMs: 1, delayMaxMs: 5 });
