@@ -20,7 +20,7 @@ export class CodecError extends Error {
 
 const U64_MAX = (1n << 64n) - 1n;
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Appends canonical encodings to a growable buffer. */
 export class ByteWriter {
@@ -35,7 +35,7 @@ export class ByteWriter {
 
   private reserve(n: number): void {
     if (this.len + n <= this.buf.length) return;
-    let cap = this.buf.length * 2;
+    let cap = Math.max(1, this.buf.length * 2);
     while (cap < this.len + n) cap *= 2;
     const next = new Uint8Array(cap);
     next.set(this.buf.subarray(0, this.len));

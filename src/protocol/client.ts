@@ -17,7 +17,7 @@ import {
   type QuorumSystem,
 } from '../quorum/quorum-system.js';
 import type { Transport } from '../transport/transport.js';
-import type { Certificate, NodeId } from '../trust/certificate.js';
+import { withCertifications, type Certificate, type NodeId } from '../trust/certificate.js';
 import { TrustGraph, type Presence } from '../trust/graph.js';
 import { accusedOf, type RevocationProof } from '../trust/revocation.js';
 import {
@@ -143,7 +143,12 @@ export class BftkvClient {
 
   /** This client's certificate as currently known (with the certifications its graph verified). */
   certificate(): Certificate {
-    return this.graph.certificate(this.id) ?? this.deps.certificate;
+    // Our own certificate as given (with every certification we hold, verified or not yet verifiable by
+    // us) plus the ones our graph verified: the receivers verify each certification themselves.
+    const known = this.graph.certificate(this.id);
+    return known === undefined
+      ? this.deps.certificate
+      : withCertifications(this.deps.certificate, known.certifications);
   }
 
   private server(id: NodeId): Certificate | undefined {
@@ -243,9 +248,16 @@ export class BftkvClient {
     const contacted = new Set<NodeId>([this.id]);
     let answered = 0;
     for (let round = 0; round < LIMITS.graphVerticesMax; round++) {
+      const reachable = this.graph.reachableFrom(this.id);
       const peers = this.graph
         .certificates()
-        .filter((c) => !contacted.has(c.id) && c.body.address !== '' && this.graph.isEligible(c.id));
+        .filter(
+          (c) =>
+            !contacted.has(c.id) &&
+            c.body.address !== '' &&
+            this.graph.isEligible(c.id) &&
+            reachable.has(c.id),
+        );
       if (peers.length === 0) break;
       for (const p of peers) contacted.add(p.id);
       const req: Request = { kind: 'join', certificate: this.certificate(), presence };
@@ -267,8 +279,12 @@ export class BftkvClient {
     proofs: readonly RevocationProof[],
   ): void {
     for (const p of proofs) this.applyRevocation(p);
+    const fresh = certs.filter((c) => this.graph.certificate(c.id) === undefined).map((c) => c.id);
     const results = this.graph.addCertificates(certs);
     for (const r of results) if (r.proof !== undefined) this.applyRevocation(r.proof);
+    // Keep new nodes only if our own trust reaches them (paper §2.2: trust flows along certifications), so
+    // a lying peer can neither fill the graph with phantoms nor make us contact addresses it chose.
+    this.graph.forgetExcept(fresh, this.graph.reachableFrom(this.id));
     for (const p of presences) if (p.id !== this.id) this.graph.applyPresence(p);
   }
 
@@ -330,7 +346,9 @@ export class BftkvClient {
         throw new ProtocolError('insufficientResponses', "no quorum clique in this node's trust graph");
       if (qs.kvNodes.length === 0)
         throw new ProtocolError('insufficientResponses', "no KV node in this node's trust graph");
-      const t = once ? SEALED_TIMESTAMP : await this.collectTimestamp(qs, x, signal);
+      // The time phase also runs for write-once: it reports a variable that is already sealed.
+      const fresh = await this.collectTimestamp(qs, x, signal);
+      const t = once ? SEALED_TIMESTAMP : fresh;
       const signed = await this.collectSignatures(qs, x, t, v, signal);
       if ('retry' in signed) {
         lastError = signed.retry;
@@ -425,7 +443,7 @@ export class BftkvClient {
     const writer = this.certificate();
     const writerSignature = sign(this.deps.key, writerStatement(x, t, digest));
     this.rememberTimestamp(x, t);
-    const statement = signerStatement(x, t, digest, this.id, writerSignature);
+    const statement = signerStatement(x, t, digest, this.id, writer.body.uid, writerSignature);
     const valid = new Map<CliqueQuorum, Map<NodeId, Uint8Array>>();
     const failed = new Map<CliqueQuorum, number>();
     for (const c of qs.cliques) {
@@ -446,7 +464,9 @@ export class BftkvClient {
         }
         culprits.push(o.peer.id);
       } else if ('response' in o && o.response.kind === 'error') {
-        const code = o.response.code;
+        const raceLost = o.response.code === 'timestampConflict' || o.response.code === 'staleTimestamp';
+        // A lost race against the write-once timestamp means the variable is sealed: no retry can help.
+        const code = raceLost && o.response.timestamp === SEALED_TIMESTAMP ? 'sealed' : o.response.code;
         errors.set(code, (errors.get(code) ?? 0) + 1);
         if (code === 'timestampConflict' || code === 'staleTimestamp') {
           conflict = new ProtocolError(code, o.response.message, o.response.timestamp);
@@ -555,6 +575,9 @@ export class BftkvClient {
     this.checkArgs(x);
     const { signal } = options;
     const qs = this.quorums.get();
+    // Without a quorum clique no record can be verified (and former signers would pass for KV nodes).
+    if (qs.cliques.length === 0)
+      throw new ProtocolError('insufficientResponses', "no quorum clique in this node's trust graph");
     if (qs.kvNodes.length === 0)
       throw new ProtocolError('insufficientResponses', "no KV node in this node's trust graph");
     const all = this.servers(qs.kvNodes);

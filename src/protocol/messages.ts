@@ -2,7 +2,7 @@
  * Wire messages (docs/PROTOCOL.md §Messages): request/response pairs in the canonical bounded encoding.
  * Every request starts with a one-byte command; every response with 0 (ok) or 0xff (error).
  */
-import { ByteReader, ByteWriter, CodecError, writeList } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, CodecError, utf8, writeList } from '../codec/bytes.js';
 import { SIGNATURE_BYTES } from '../crypto/ed25519.js';
 import { LIMITS } from '../limits.js';
 import {
@@ -124,6 +124,15 @@ function readKey(r: ByteReader): Uint8Array {
   return x;
 }
 
+/** The longest prefix of `s` in UTF-8 of at most `maxBytes` bytes that does not split a character. */
+function utf8Prefix(s: string, maxBytes: number): Uint8Array {
+  const b = utf8(s);
+  if (b.length <= maxBytes) return b;
+  let end = maxBytes;
+  while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
+  return b.subarray(0, end);
+}
+
 /** Canonical bytes of a record (storage and hashing). */
 export function encodeRecord(rec: SignedRecord): Uint8Array {
   const w = new ByteWriter(256 + rec.v.length);
@@ -219,8 +228,8 @@ export function decodeRequest(b: Uint8Array): Request {
 export function encodeResponse(res: Response): Uint8Array {
   const w = new ByteWriter();
   if (res.kind === 'error') {
-    const msg = res.message.length > 200 ? res.message.slice(0, 200) : res.message;
-    return w.u8(RESPONSE_ERROR).u16(ERROR_CODES[res.code]).string(msg).u64(res.timestamp).finish();
+    const text = utf8Prefix(res.message, LIMITS.errorTextBytesMax);
+    return w.u8(RESPONSE_ERROR).u16(ERROR_CODES[res.code]).bytes(text).u64(res.timestamp).finish();
   }
   w.u8(RESPONSE_OK);
   switch (res.kind) {

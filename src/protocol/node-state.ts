@@ -3,10 +3,17 @@
  * proofs) loaded from and written through to Storage, so a restarted node comes back with the same graph
  * and revocations.
  */
-import { ByteReader, ByteWriter, utf8 } from '../codec/bytes.js';
+import { ByteReader, ByteWriter, utf8, writeList } from '../codec/bytes.js';
+import { LIMITS } from '../limits.js';
 import { SIGNATURE_BYTES } from '../crypto/ed25519.js';
 import type { Storage, StorageOp } from '../storage/storage.js';
-import { decodeCertificate, encodeCertificate, type Certificate, type NodeId } from '../trust/certificate.js';
+import {
+  decodeCertificate,
+  encodeCertificate,
+  type Certificate,
+  type Certification,
+  type NodeId,
+} from '../trust/certificate.js';
 import { TrustGraph, type Presence } from '../trust/graph.js';
 import {
   decodeRevocationProof,
@@ -32,6 +39,23 @@ function decodePresence(b: Uint8Array): Presence {
 }
 
 const PRESENCE_PREFIX = 'presence/';
+const PENDING_PREFIX = 'pending/';
+
+function encodePending(list: readonly Certification[]): Uint8Array {
+  const w = new ByteWriter();
+  writeList(w, list, (w2, c) => w2.string(c.issuer).raw(c.signature));
+  return w.finish();
+}
+
+function decodePending(b: Uint8Array): Certification[] {
+  const r = new ByteReader(b);
+  const list = r.list(LIMITS.certificationsMax, 'pending', (rr) => ({
+    issuer: rr.string(64, 'pending.issuer'),
+    signature: rr.raw(SIGNATURE_BYTES, 'pending.signature'),
+  }));
+  r.finish('pending');
+  return list;
+}
 
 /** Loads the graph from storage (every certificate, certification and proof is verified again). */
 export async function loadGraph(storage: Storage): Promise<TrustGraph> {
@@ -39,6 +63,9 @@ export async function loadGraph(storage: Storage): Promise<TrustGraph> {
   for (const [, v] of await storage.scan('revoked')) graph.restoreRevocation(decodeRevocationProof(v));
   const certs = (await storage.scan('cert')).map(([, v]) => decodeCertificate(v));
   graph.addCertificates(certs);
+  for (const [k, v] of await storage.scan('meta', { prefix: utf8(PENDING_PREFIX) })) {
+    graph.addCertifications(Buffer.from(k).toString('utf8').slice(PENDING_PREFIX.length), decodePending(v));
+  }
   for (const [, v] of await storage.scan('meta', { prefix: utf8(PRESENCE_PREFIX) }))
     graph.applyPresence(decodePresence(v));
   return graph;
@@ -57,6 +84,10 @@ export function graphOps(
   }
   for (const p of graph.presences())
     ops.push({ ns: 'meta', key: utf8(PRESENCE_PREFIX + p.id), value: encodePresence(p) });
+  for (const [subject, list] of graph.pendingCertifications()) {
+    const value = encodePending(list.slice(0, LIMITS.certificationsMax));
+    ops.push({ ns: 'meta', key: utf8(PENDING_PREFIX + subject), value });
+  }
   for (const p of proofs) {
     const id = accusedOf(p);
     ops.push({ ns: 'revoked', key: utf8(id), value: encodeRevocationProof(p) });

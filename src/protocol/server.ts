@@ -36,6 +36,7 @@ import { graphOps, loadGraph, persistGraph } from './node-state.js';
 import {
   checkCollectiveSignature,
   equivocationProofs,
+  identityConflict,
   quorumCertificateCount,
   verifyWriter,
 } from './verify.js';
@@ -242,6 +243,7 @@ export class BftkvServer {
   private async handleSign(req: Extract<Request, { kind: 'sign' }>): Promise<Response> {
     const writer = req.writer;
     if (this.graph.isRevoked(writer.id)) throw new ProtocolError('revoked', 'writer is revoked');
+    await this.refuseIdentityConflict(writer);
     const w = verifyWriter(req);
     if (!w.ok)
       throw new ProtocolError(
@@ -313,7 +315,10 @@ export class BftkvServer {
       this.stats.signed++;
       return {
         kind: 'sign',
-        signature: sign(this.deps.key, signerStatement(req.x, req.t, digest, writer.id, req.writerSignature)),
+        signature: sign(
+          this.deps.key,
+          signerStatement(req.x, req.t, digest, writer.id, writer.body.uid, req.writerSignature),
+        ),
       };
     });
   }
@@ -325,6 +330,7 @@ export class BftkvServer {
   private async store(rec: SignedRecord, ack: boolean): Promise<Uint8Array | undefined> {
     if (rec.t === 0n) throw new ProtocolError('invalidTimestamp', 'timestamp 0 is reserved');
     if (this.graph.isRevoked(rec.writer.id)) throw new ProtocolError('revoked', 'writer is revoked');
+    await this.refuseIdentityConflict(rec.writer);
     const w = verifyWriter(rec);
     if (!w.ok)
       throw new ProtocolError(
@@ -386,6 +392,14 @@ export class BftkvServer {
       this.enqueueGossip(rec);
       return signAck();
     });
+  }
+
+  /** A writer key presenting another body than the one this node knows for it is revoked (identity equivocation). */
+  private async refuseIdentityConflict(cert: Certificate): Promise<void> {
+    const proof = identityConflict(this.graph, cert);
+    if (proof === undefined) return;
+    await this.revoke([proof]);
+    throw new ProtocolError('revoked', 'writer key presented two conflicting certificates; revoked');
   }
 
   private keepEvidence(key: string, rec: SignedRecord): void {

@@ -8,6 +8,7 @@ import { sha256 } from '../crypto/hash.js';
 import { verify } from '../crypto/ed25519.js';
 import type { CliqueQuorum, QuorumSystem } from '../quorum/quorum-system.js';
 import {
+  sameBody,
   verifyCertification,
   verifySelfSignature,
   type Certificate,
@@ -55,7 +56,14 @@ export function checkCollectiveSignature(
 ): boolean {
   if (qs.cliques.length === 0) return false;
   const counts = new Map<CliqueQuorum, number>();
-  const statement = signerStatement(rec.x, rec.t, digest, rec.writer.id, rec.writerSignature);
+  const statement = signerStatement(
+    rec.x,
+    rec.t,
+    digest,
+    rec.writer.id,
+    rec.writer.body.uid,
+    rec.writerSignature,
+  );
   for (const s of rec.signatures) {
     const clique = qs.cliqueOf(s.signer);
     if (clique === undefined) continue;
@@ -103,7 +111,10 @@ export class RecordVerifier {
  */
 export function quorumCertificateCount(graph: TrustGraph, clique: CliqueQuorum, cert: Certificate): number {
   const counted = new Set<NodeId>();
-  for (const issuer of graph.certifiers(cert.id)) if (clique.memberSet.has(issuer)) counted.add(issuer);
+  // A certification covers (ID, key, UID): the graph's certifiers vouch only for the UID they certified.
+  if (graph.certificate(cert.id)?.body.uid === cert.body.uid) {
+    for (const issuer of graph.certifiers(cert.id)) if (clique.memberSet.has(issuer)) counted.add(issuer);
+  }
   for (const c of cert.certifications) {
     if (counted.has(c.issuer) || !clique.memberSet.has(c.issuer)) continue;
     const key = graph.certificate(c.issuer)?.body.publicKey;
@@ -123,8 +134,8 @@ export function equivocationProofs(graph: TrustGraph, a: SignedRecord, b: Signed
   const db = valueDigest(b.v);
   if (bytesEqual(da, db)) return [];
   const proofs: RevocationProof[] = [];
-  const sa = signerStatement(a.x, a.t, da, a.writer.id, a.writerSignature);
-  const sb = signerStatement(b.x, b.t, db, b.writer.id, b.writerSignature);
+  const sa = signerStatement(a.x, a.t, da, a.writer.id, a.writer.body.uid, a.writerSignature);
+  const sb = signerStatement(b.x, b.t, db, b.writer.id, b.writer.body.uid, b.writerSignature);
   const bySigner = new Map(b.signatures.map((s) => [s.signer, s.signature]));
   for (const s of a.signatures) {
     const other = bySigner.get(s.signer);
@@ -140,10 +151,17 @@ export function equivocationProofs(graph: TrustGraph, a: SignedRecord, b: Signed
         a: {
           valueDigest: da,
           writer: a.writer.id,
+          writerUid: a.writer.body.uid,
           writerSignature: a.writerSignature,
           signature: s.signature,
         },
-        b: { valueDigest: db, writer: b.writer.id, writerSignature: b.writerSignature, signature: other },
+        b: {
+          valueDigest: db,
+          writer: b.writer.id,
+          writerUid: b.writer.body.uid,
+          writerSignature: b.writerSignature,
+          signature: other,
+        },
       });
     }
   }
@@ -158,4 +176,22 @@ export function equivocationProofs(graph: TrustGraph, a: SignedRecord, b: Signed
     });
   }
   return proofs;
+}
+
+/**
+ * A presented certificate whose key this node knows under another UID (or another body at the same serial)
+ * is an identity equivocation: the key self-signed both bodies. Returns the proof, if any.
+ */
+export function identityConflict(graph: TrustGraph, cert: Certificate): RevocationProof | undefined {
+  const known = graph.certificate(cert.id);
+  if (known === undefined || !verifySelfSignature(cert)) return undefined;
+  const a = known.body;
+  const b = cert.body;
+  if (a.uid === b.uid && (a.serial !== b.serial || sameBody(a, b))) return undefined;
+  return {
+    kind: 'identity-equivocation',
+    accusedKey: cert.body.publicKey,
+    a: { body: a, signature: known.selfSignature },
+    b: { body: b, signature: cert.selfSignature },
+  };
 }

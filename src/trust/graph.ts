@@ -10,6 +10,7 @@
  * whose issuer is not known yet wait in a bounded pending set and are verified when the issuer arrives.
  * A revoked node is removed for good: its certificate, edges and later announcements are ignored.
  */
+import { bytesEqual } from '../codec/bytes.js';
 import { verify } from '../crypto/ed25519.js';
 import { LIMITS } from '../limits.js';
 import type { DirectedGraph } from './cliques.js';
@@ -53,8 +54,11 @@ interface Vertex {
 
 export class TrustGraph {
   private readonly vertices = new Map<NodeId, Vertex>();
-  /** subject → issuer → certification whose issuer is unknown. */
-  private readonly pending = new Map<NodeId, Map<NodeId, Certification>>();
+  /**
+   * subject → issuer → candidate certifications whose issuer is unknown. Several candidates per issuer are
+   * kept (bounded per subject) so a forged one cannot displace the genuine one before the issuer arrives.
+   */
+  private readonly pending = new Map<NodeId, Map<NodeId, Certification[]>>();
   private readonly presence = new Map<NodeId, Presence>();
   private readonly revoked = new Map<NodeId, RevocationProof>();
   private versionCounter = 0;
@@ -171,8 +175,14 @@ export class TrustGraph {
       const issuer = this.vertices.get(c.issuer);
       if (issuer === undefined) {
         let p = this.pending.get(subject);
-        if (p === undefined) this.pending.set(subject, (p = new Map<NodeId, Certification>()));
-        if (p.size < PENDING_PER_SUBJECT_MAX) p.set(c.issuer, c);
+        if (p === undefined) this.pending.set(subject, (p = new Map<NodeId, Certification[]>()));
+        let total = 0;
+        for (const list of p.values()) total += list.length;
+        const list = p.get(c.issuer) ?? [];
+        if (total < PENDING_PER_SUBJECT_MAX && !list.some((k) => bytesEqual(k.signature, c.signature))) {
+          list.push(c);
+          p.set(c.issuer, list);
+        }
         continue;
       }
       if (verifyCertification(v.cert, c, issuer.cert.body.publicKey)) {
@@ -187,13 +197,17 @@ export class TrustGraph {
   private verifyPendingFrom(issuerId: NodeId): void {
     const issuer = this.vertices.get(issuerId)!;
     for (const [subject, p] of this.pending) {
-      const c = p.get(issuerId);
-      if (c === undefined) continue;
+      const candidates = p.get(issuerId);
+      if (candidates === undefined) continue;
       p.delete(issuerId);
       if (p.size === 0) this.pending.delete(subject);
       const v = this.vertices.get(subject);
-      if (v !== undefined && verifyCertification(v.cert, c, issuer.cert.body.publicKey)) {
-        v.verified.set(issuerId, c);
+      const genuine =
+        v === undefined
+          ? undefined
+          : candidates.find((k) => verifyCertification(v.cert, k, issuer.cert.body.publicKey));
+      if (v !== undefined && genuine !== undefined) {
+        v.verified.set(issuerId, genuine);
         this.bump();
       }
     }
@@ -241,6 +255,54 @@ export class TrustGraph {
   /** Restores a revocation loaded from durable storage (proof verified again). */
   restoreRevocation(proof: RevocationProof): boolean {
     return this.revoke(proof);
+  }
+
+  /** Certifications still waiting for their issuer, per subject (persisted so a restart keeps them). */
+  pendingCertifications(): Array<[NodeId, Certification[]]> {
+    return [...this.pending.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([subject, byIssuer]) => [subject, [...byIssuer.values()].flat()]);
+  }
+
+  /** Nodes reachable from `from` over verified edges between known nodes (any distance). */
+  reachableFrom(from: NodeId): Set<NodeId> {
+    const seen = new Set<NodeId>();
+    if (!this.vertices.has(from)) return seen;
+    const out = new Map<NodeId, NodeId[]>();
+    for (const [subject, v] of this.vertices) {
+      for (const issuer of v.verified.keys()) {
+        let list = out.get(issuer);
+        if (list === undefined) out.set(issuer, (list = []));
+        list.push(subject);
+      }
+    }
+    const stack = [from];
+    seen.add(from);
+    while (stack.length > 0) {
+      for (const next of out.get(stack.pop()!) ?? []) {
+        if (!seen.has(next) && this.vertices.has(next)) {
+          seen.add(next);
+          stack.push(next);
+        }
+      }
+    }
+    return seen;
+  }
+
+  /**
+   * Drops known (not revoked) nodes outside `keep` — a joiner discards what a peer sent that nobody it trusts
+   * vouches for, so a lying peer cannot fill the graph with phantoms or make it contact attacker addresses.
+   */
+  forgetExcept(candidates: Iterable<NodeId>, keep: ReadonlySet<NodeId>): number {
+    let n = 0;
+    for (const id of candidates) {
+      if (keep.has(id) || !this.vertices.has(id)) continue;
+      this.vertices.delete(id);
+      this.presence.delete(id);
+      n++;
+    }
+    if (n > 0) this.bump();
+    return n;
   }
 
   /** The eligible subgraph: vertices known, present and not revoked; edges from verified certifications. */

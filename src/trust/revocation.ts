@@ -28,6 +28,7 @@ const DIGEST_BYTES = 32;
 export interface SignedSignerStatement {
   readonly valueDigest: Uint8Array;
   readonly writer: NodeId;
+  readonly writerUid: string;
   readonly writerSignature: Uint8Array;
   readonly signature: Uint8Array;
 }
@@ -75,12 +76,12 @@ export function verifyRevocationProof(p: RevocationProof): boolean {
         !bytesEqual(p.a.valueDigest, p.b.valueDigest) &&
         verify(
           p.accusedKey,
-          signerStatement(p.x, p.t, p.a.valueDigest, p.a.writer, p.a.writerSignature),
+          signerStatement(p.x, p.t, p.a.valueDigest, p.a.writer, p.a.writerUid, p.a.writerSignature),
           p.a.signature,
         ) &&
         verify(
           p.accusedKey,
-          signerStatement(p.x, p.t, p.b.valueDigest, p.b.writer, p.b.writerSignature),
+          signerStatement(p.x, p.t, p.b.valueDigest, p.b.writer, p.b.writerUid, p.b.writerSignature),
           p.b.signature,
         )
       );
@@ -130,7 +131,7 @@ export function writeRevocationProof(w: ByteWriter, p: RevocationProof): void {
     case 'signer-equivocation':
       w.bytes(p.x).u64(p.t);
       for (const s of [p.a, p.b])
-        w.raw(s.valueDigest).string(s.writer).raw(s.writerSignature).raw(s.signature);
+        w.raw(s.valueDigest).string(s.writer).string(s.writerUid).raw(s.writerSignature).raw(s.signature);
       return;
     case 'writer-equivocation':
       w.bytes(p.x).u64(p.t);
@@ -156,6 +157,7 @@ export function readRevocationProof(r: ByteReader): RevocationProof {
       const one = (): SignedSignerStatement => ({
         valueDigest: r.raw(DIGEST_BYTES, 'proof.valueDigest'),
         writer: r.string(NODE_ID_BYTES * 2, 'proof.writer'),
+        writerUid: r.string(LIMITS.uidBytesMax, 'proof.writerUid'),
         writerSignature: r.raw(SIGNATURE_BYTES, 'proof.writerSignature'),
         signature: r.raw(SIGNATURE_BYTES, 'proof.signature'),
       });

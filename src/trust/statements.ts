@@ -3,7 +3,7 @@
  * purpose can never be presented as another (a certification as a record signature, an ack as a vote).
  *
  * - writer statement  (paper §4 s_C.sig over <x,t,v>):        tag ‖ x ‖ t ‖ H(v)
- * - signer statement  (paper §4 S_i over <x,t,v,s_C>):        tag ‖ x ‖ t ‖ H(v) ‖ writer ID ‖ writer signature
+ * - signer statement  (paper §4 S_i over <x,t,v,s_C>):        tag ‖ x ‖ t ‖ H(v) ‖ writer ID ‖ writer UID ‖ writer signature
  * - acknowledgement   (a KV node stored <x,t,v> durably):     tag ‖ x ‖ t ‖ H(v)
  * - presence          (join / leave, paper §4.2):             tag ‖ node ID ‖ seq ‖ present
  *
@@ -29,20 +29,26 @@ export function writerStatement(x: Uint8Array, t: bigint, digest: Uint8Array): U
   return new ByteWriter(64 + x.length).raw(WRITE_TAG).bytes(x).u64(t).raw(digest).finish();
 }
 
-/** What a clique member signs (covers the writer's signature, so S is bound to one s_C). */
+/**
+ * What a clique member signs. It covers the writer's signature (S is bound to one s_C) and the writer's UID:
+ * the signers checked the quorum certificate for exactly this (ID, UID), so KV nodes and readers can rely on
+ * the UID for TOFU without trusting the self-signed body the record carries.
+ */
 export function signerStatement(
   x: Uint8Array,
   t: bigint,
   digest: Uint8Array,
   writer: NodeId,
+  writerUid: string,
   writerSignature: Uint8Array,
 ): Uint8Array {
-  return new ByteWriter(160 + x.length)
+  return new ByteWriter(200 + x.length)
     .raw(SIGN_TAG)
     .bytes(x)
     .u64(t)
     .raw(digest)
     .string(writer)
+    .string(writerUid)
     .raw(writerSignature)
     .finish();
 }

@@ -50,7 +50,14 @@ function behaviour(
 export const signsAnything = behaviour('signer-signs-anything', (server, ctx) => async (from, payload) => {
   const req = tryDecode(payload);
   if (req?.kind === 'sign') {
-    const statement = signerStatement(req.x, req.t, valueDigest(req.v), req.writer.id, req.writerSignature);
+    const statement = signerStatement(
+      req.x,
+      req.t,
+      valueDigest(req.v),
+      req.writer.id,
+      req.writer.body.uid,
+      req.writerSignature,
+    );
     return encodeResponse({ kind: 'sign', signature: sign(ctx.self.key, statement) });
   }
   return server.handle(from, payload);
@@ -171,7 +178,14 @@ export const kvForgedSignatures = behaviour(
           const v = ctx.random.bytes(8);
           const own = sign(
             ctx.self.key,
-            signerStatement(real.x, real.t + 1n, valueDigest(v), real.writer.id, real.writerSignature),
+            signerStatement(
+              real.x,
+              real.t + 1n,
+              valueDigest(v),
+              real.writer.id,
+              real.writer.body.uid,
+              real.writerSignature,
+            ),
           );
           const foreign = [{ signer: ctx.self.id, signature: own }, ...real.signatures.slice(0, 1)].sort(
             (a, b) => (a.signer < b.signer ? -1 : 1),

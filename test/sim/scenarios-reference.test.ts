@@ -1,0 +1,412 @@
+/**
+ * Scenario tests on the simulator, reference topology (REFERENCE.md §10.1: cliques a01..a10 and b01..b10,
+ * n = 10, b = 3 each; KV nodes rw01..rw06 with N = 6, f = 1, q = 4; u01..u03 and the uncertified u04 share
+ * foo@example.com, u11 is bar@example.com). Every test builds a fresh cluster from a fixed seed and drives
+ * real honest and Byzantine node implementations (test/sim/byzantine.ts): paper §4.1 read/write, TOFU and
+ * write-once, §4.2 join/leave, §5 collusion. The forged-certificate and replay scenarios run on the small
+ * topology only (scenarios-small.test.ts).
+ *
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { utf8 } from '../../src/codec/bytes.js';
+import { SEALED_TIMESTAMP } from '../../src/limits.js';
+import { BftkvClient } from '../../src/protocol/client.js';
+import { ProtocolError, type ErrorCode } from '../../src/protocol/errors.js';
+import { verifyRecord } from '../../src/protocol/verify.js';
+import type { NodeId } from '../../src/trust/certificate.js';
+import { TrustGraph } from '../../src/trust/graph.js';
+import { equivocate, graphLiar, signsAnything } from './byzantine.js';
+import { SimCluster, type ClusterOptions, type ServerBehaviour } from './cluster.js';
+import { referenceTopology } from './topology.js';
+
+const members = (clique: string) =>
+  Array.from({ length: 10 }, (_, i) => `${clique}${String(i + 1).padStart(2, '0')}`);
+const CLIQUE_A = members('a');
+const CLIQUE_B = members('b');
+const HONEST_CLIENTS = ['u01', 'u02', 'u03', 'u11'];
+
+const text = (b: Uint8Array | undefined): string | undefined =>
+  b === undefined ? undefined : new TextDecoder().decode(b);
+
+function start(seed: string, options: Omit<ClusterOptions, 'seed' | 'topology'> = {}): Promise<SimCluster> {
+  return SimCluster.start({ seed: `scenarios-reference/${seed}`, topology: referenceTopology(), ...options });
+}
+
+/** Runs `task` in the simulation; it must reject with a ProtocolError within `budgetMs` virtual ms. */
+async function refused(
+  cluster: SimCluster,
+  task: () => Promise<unknown>,
+  budgetMs = 60_000,
+): Promise<ProtocolError> {
+  const error = await cluster.run(task, budgetMs).then(
+    () => 'resolved',
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof ProtocolError, `expected a ProtocolError, got ${String(error)}`);
+  return error;
+}
+
+type ReadOutcome = { ok: true; t: bigint; v: string | undefined } | { ok: false; code: ErrorCode };
+
+/** A read by `client` that reports a ProtocolError as an outcome (any other error fails the test). */
+async function tryRead(
+  cluster: SimCluster,
+  client: string,
+  x: Uint8Array,
+  quorum: 'all' | 'sample' = 'all',
+): Promise<ReadOutcome> {
+  try {
+    const r = await cluster.run(() => cluster.client(client).read(x, { quorum }));
+    return { ok: true, t: r.t, v: text(r.value) };
+  } catch (e) {
+    if (e instanceof ProtocolError) return { ok: false, code: e.code };
+    throw e;
+  }
+}
+
+function show(o: ReadOutcome): string {
+  return o.ok ? `t=${o.t} v=${o.v ?? '(none)'}` : `error ${o.code}`;
+}
+
+async function read(cluster: SimCluster, client: string, x: Uint8Array, quorum: 'all' | 'sample' = 'all') {
+  const r = await cluster.run(() => cluster.client(client).read(x, { quorum }));
+  return { t: r.t, v: text(r.value), record: r.record };
+}
+
+function revocationLog(cluster: SimCluster): string[] {
+  return cluster.revocations.map((e) => `${e.by} revoked ${e.accusedName} (${e.kind})`);
+}
+
+/** Names of the nodes `server` has revoked. */
+function revokedAt(cluster: SimCluster, server: string): string[] {
+  const graph = cluster.server(server)!.graph;
+  return [...cluster.ids.values()]
+    .filter((i) => graph.isRevoked(i.id))
+    .map((i) => i.name)
+    .sort();
+}
+
+function honestServers(cluster: SimCluster): string[] {
+  return cluster.serverNames().filter((n) => cluster.isHonest(cluster.identity(n).id));
+}
+
+/** Every server's graph fingerprint, with node IDs replaced by names (readable diffs). */
+function fingerprints(cluster: SimCluster, names = cluster.serverNames()): Map<string, string> {
+  return new Map(names.map((n) => [n, named(cluster, cluster.server(n)!.graph.fingerprint())]));
+}
+
+function named(cluster: SimCluster, fingerprint: string): string {
+  return fingerprint
+    .split(';')
+    .map((part) => {
+      const [v = '', out = ''] = part.split('>');
+      const subjects = out === '' ? [] : out.split(',').map((id) => cluster.name(id));
+      return `${cluster.name(v)}>${subjects.sort().join(',')}`;
+    })
+    .sort()
+    .join(' ');
+}
+
+/** The graph the topology defines: every certificate with every certification (what a complete join yields). */
+function topologyGraph(cluster: SimCluster): TrustGraph {
+  const g = new TrustGraph();
+  g.addCertificates([...cluster.ids.values()].map((i) => i.cert));
+  return g;
+}
+
+/**
+ * The topology graph as a joiner ends up with it: a joiner keeps only nodes its own trust reaches, so
+ * phantoms and clients nobody certified (u04) are dropped.
+ */
+function joinerGraph(cluster: SimCluster, name: string): TrustGraph {
+  const g = topologyGraph(cluster);
+  g.forgetExcept(
+    [...cluster.ids.values()].map((i) => i.id),
+    g.reachableFrom(cluster.identity(name).id),
+  );
+  return g;
+}
+
+/** Edges ("issuer>subject") of a graph's view. */
+function edges(graph: TrustGraph): Set<string> {
+  const view = graph.view();
+  const out = new Set<string>();
+  for (const v of view.vertices) for (const s of view.out(v)) out.add(`${v}>${s}`);
+  return out;
+}
+
+/** A client speaking for server `name` that shares the server's graph (how a daemon joins and leaves). */
+function serverSideClient(cluster: SimCluster, name: string): BftkvClient {
+  const self = cluster.identity(name);
+  const server = cluster.server(name);
+  assert.ok(server !== undefined, `${name} is not running`);
+  return new BftkvClient({
+    key: self.key,
+    certificate: self.cert,
+    clock: cluster.sim.clock,
+    random: cluster.random.fork(`server-side-client/${name}`),
+    transport: cluster.net.transportFor(self.id),
+    graph: server.graph,
+    options: cluster.options.client,
+  });
+}
+
+void describe('scenarios on the reference topology (two cliques of n = 10, b = 3; N = 6, f = 1, q = 4)', () => {
+  void test('write/read: u01 writes t = 1 then t = 2; u02 (same UID) and u11 read it with a verifying record', async () => {
+    const cluster = await start('write-read');
+    const x = utf8('foo@example.com/profile');
+    const u01 = cluster.client('u01');
+    for (const [i, v] of ['first', 'second'].entries()) {
+      const w = await cluster.run(() => u01.write(x, utf8(v)));
+      assert.equal(w.t, BigInt(i + 1));
+      assert.ok(w.acknowledgedBy.length >= u01.quorumSystem().kvQuorum);
+      for (const reader of ['u02', 'u11']) {
+        const r = await read(cluster, reader, x);
+        assert.deepEqual({ t: r.t, v: r.v }, { t: BigInt(i + 1), v }, `${reader} after write #${i + 1}`);
+        assert.ok(r.record !== undefined);
+        assert.equal(r.record.writer.id, u01.id);
+        const c = cluster.client(reader);
+        assert.deepEqual(verifyRecord(c.quorumSystem(), c.graph, r.record), { ok: true });
+      }
+    }
+    assert.deepEqual(revocationLog(cluster), []);
+  });
+
+  void test('concurrent conflicting writers u01, u02 and u03 on one fresh key: one value wins for every reader, nobody is revoked', async () => {
+    const cluster = await start('concurrent-writers');
+    const x = utf8('foo@example.com/race');
+    const writers = ['u01', 'u02', 'u03'];
+    const results = await cluster.run(() =>
+      Promise.all(writers.map((w) => cluster.client(w).write(x, utf8(`value of ${w}`)))),
+    );
+    const ts = results.map((r) => r.t);
+    assert.equal(new Set(ts).size, ts.length, `one timestamp per acknowledged write: ${ts.join(',')}`);
+    const last = results.reduce((a, b) => (b.t > a.t ? b : a));
+    const winner = { t: last.t, v: `value of ${writers[results.indexOf(last)]!}` };
+    for (let round = 0; round < 3; round++) {
+      for (const reader of HONEST_CLIENTS) {
+        const r = await read(cluster, reader, x, round === 0 ? 'all' : 'sample');
+        assert.deepEqual({ t: r.t, v: r.v }, winner, `${reader}, round ${round}`);
+      }
+    }
+    assert.deepEqual(revocationLog(cluster), [], 'honest writers are never revoked');
+  });
+
+  void test('TOFU: the owner UID writes from either certified device; uncertified u04 and other-UID u11 are refused', async () => {
+    const cluster = await start('tofu');
+    const x = utf8('foo@example.com/tofu');
+    await cluster.run(() => cluster.client('u01').write(x, utf8('u01 #1')));
+    await cluster.run(() => cluster.client('u01').write(x, utf8('u01 #2')));
+    const w = await cluster.run(() => cluster.client('u02').write(x, utf8('u02')));
+    assert.equal(w.t, 3n);
+    const e04 = await refused(cluster, () => cluster.client('u04').write(x, utf8('u04')));
+    assert.equal(e04.code, 'invalidQuorumCertificate');
+    const e11 = await refused(cluster, () => cluster.client('u11').write(x, utf8('u11')));
+    assert.equal(e11.code, 'permissionDenied');
+    for (const reader of HONEST_CLIENTS) {
+      const r = await read(cluster, reader, x);
+      assert.deepEqual({ t: r.t, v: r.v }, { t: 3n, v: 'u02' }, reader);
+    }
+    assert.deepEqual(revocationLog(cluster), []);
+  });
+
+  void test('write-once: writeOnce seals the variable at t = 2^64−1; later writes are refused as sealed', async (t) => {
+    const cluster = await start('write-once');
+    const x = utf8('foo@example.com/once');
+    const sealed = await cluster.run(() => cluster.client('u01').writeOnce(x, utf8('forever')));
+    assert.equal(sealed.t, SEALED_TIMESTAMP);
+    const e1 = await refused(cluster, () => cluster.client('u01').write(x, utf8('later')));
+    assert.equal(e1.code, 'sealed');
+    // Another device's writeOnce of a different value is refused too (today with code timestampConflict,
+    // after every retry; 'sealed' would be the accurate code).
+    await refused(cluster, () => cluster.client('u02').writeOnce(x, utf8('another')));
+    for (const reader of HONEST_CLIENTS) {
+      const r = await read(cluster, reader, x);
+      assert.deepEqual({ t: r.t, v: r.v }, { t: SEALED_TIMESTAMP, v: 'forever' }, reader);
+    }
+    assert.deepEqual(revocationLog(cluster), []);
+
+    await t.test(
+      'the same client writeOnce-ing a different value is refused as sealed, and the honest writer is not revoked',
+      async () => {
+        const e = await refused(cluster, () => cluster.client('u01').writeOnce(x, utf8('another')));
+        assert.deepEqual(revocationLog(cluster), []);
+        assert.equal(e.code, 'sealed');
+      },
+    );
+  });
+
+  void test('paper §5 collusion with b = 3 colluding signers in each clique: exactly u11 and the colluders are revoked; honest writes and reads still work', async () => {
+    const colluders = ['a02', 'a05', 'a09', 'b01', 'b04', 'b10'];
+    const behaviours = new Map<string, ServerBehaviour>(colluders.map((n) => [n, signsAnything]));
+    const cluster = await start('collusion', { behaviours });
+    const before = utf8('foo@example.com/before-attack');
+    await cluster.run(() => cluster.client('u01').write(before, utf8('kept')));
+
+    const attacker = cluster.identity('u11');
+    const x = utf8('bar@example.com/evil');
+    const attempt = await cluster.run(() =>
+      equivocate(
+        cluster,
+        attacker,
+        cluster.client('u11', { byzantine: true }),
+        x,
+        new Set(colluders.map((n) => cluster.identity(n).id)),
+        utf8('pay alice'),
+        utf8('pay carol'),
+      ),
+    );
+    assert.ok(attempt.sufficient[0] || attempt.sufficient[1], 'the attack produced a valid record');
+    assert.deepEqual(attempt.doubleSigners.map((id) => cluster.name(id)).sort(), colluders);
+    await cluster.settle(300);
+
+    const guilty = ['u11', ...colluders].sort();
+    for (const s of honestServers(cluster)) assert.deepEqual(revokedAt(cluster, s), guilty, s);
+    const wrong = cluster.revocations.filter((e) => e.byHonest && !guilty.includes(e.accusedName));
+    assert.deepEqual(wrong, [], 'honest nodes revoke only the guilty');
+
+    // The only value with a sufficient collective signature is v1; a reader sees it, nothing, or an error.
+    const acceptable = (o: ReadOutcome) => !o.ok || o.v === undefined || o.v === 'pay alice';
+    for (const quorum of ['all', 'sample'] as const) {
+      const o = await tryRead(cluster, 'u01', x, quorum);
+      assert.ok(acceptable(o), `u01 (${quorum}) read ${show(o)}`);
+    }
+
+    // u01 learns the revocations by re-joining: two cliques of 7 honest members remain (b = 2).
+    const u01 = cluster.client('u01');
+    await cluster.run(() => u01.join());
+    assert.deepEqual(
+      u01.quorumSystem().cliques.map((c) => c.members.length),
+      [7, 7],
+    );
+    const evil = await tryRead(cluster, 'u01', x);
+    assert.ok(acceptable(evil), `u01 read ${show(evil)}`);
+    assert.deepEqual(await tryRead(cluster, 'u01', before), { ok: true, t: 1n, v: 'kept' });
+    const fresh = utf8('foo@example.com/after-attack');
+    const w = await cluster.run(() => u01.write(fresh, utf8('still works')));
+    assert.equal(w.t, 1n);
+    for (const reader of ['u01', 'u02', 'u03'])
+      assert.deepEqual(await tryRead(cluster, reader, fresh), { ok: true, t: 1n, v: 'still works' }, reader);
+    const wrongAfter = cluster.revocations.filter((e) => e.byHonest && !guilty.includes(e.accusedName));
+    assert.deepEqual(wrongAfter, []);
+  });
+
+  void test('availability: b signers per clique and f KV nodes down → writes and reads work; b+1 signers of one clique down → writes fail, reads work; f+1 KV nodes down → writes still work (q = 4 leaves N−q = 2 > f), N−q+1 down → writes fail', async () => {
+    const cluster = await start('availability');
+    const u01 = cluster.client('u01');
+    const qs = u01.quorumSystem();
+    assert.deepEqual(
+      [qs.cliques.map((c) => c.b), qs.kvNodes.length, qs.kvFaults, qs.kvQuorum],
+      [[3, 3], 6, 1, 4],
+    );
+    const x = utf8('foo@example.com/available');
+    const down = async (names: string[], body: () => Promise<void>) => {
+      for (const n of names) cluster.crash(n);
+      await body();
+      await cluster.run(async () => {
+        for (const n of names) await cluster.restart(n);
+      });
+    };
+    await down(['a01', 'a02', 'a03', 'b01', 'b02', 'b03', 'rw01'], async () => {
+      assert.equal((await cluster.run(() => u01.write(x, utf8('one')))).t, 1n);
+      assert.deepEqual(await tryRead(cluster, 'u01', x), { ok: true, t: 1n, v: 'one' });
+    });
+    await down(['a01', 'a02', 'a03', 'a04'], async () => {
+      const start = cluster.sim.now;
+      await refused(cluster, () => u01.write(x, utf8('two')), 30_000);
+      assert.ok(cluster.sim.now - start <= u01.options.phaseTimeoutMs * 2, 'the write fails fast');
+      assert.deepEqual(await tryRead(cluster, 'u01', x), { ok: true, t: 1n, v: 'one' });
+    });
+    await down(['rw01', 'rw02'], async () => {
+      const w = await cluster.run(() => u01.write(x, utf8('three')));
+      assert.deepEqual(await tryRead(cluster, 'u02', x), { ok: true, t: w.t, v: 'three' });
+    });
+    await down(['rw01', 'rw02', 'rw03'], async () => {
+      await refused(cluster, () => u01.write(x, utf8('four')), 30_000);
+    });
+    // Healed: writes work again and readers agree.
+    const w = await cluster.run(() => u01.write(x, utf8('five')));
+    for (const reader of HONEST_CLIENTS)
+      assert.deepEqual(await tryRead(cluster, reader, x), { ok: true, t: w.t, v: 'five' }, reader);
+    assert.deepEqual(revocationLog(cluster), []);
+  });
+
+  void test('join, leave, re-join: a latecomer KV node becomes known to every server and to u01, is dropped on leave, and re-joining restores every graph fingerprint exactly', async (t) => {
+    const cluster = await start('join-leave', { latecomers: ['rw04'] });
+    const late = cluster.identity('rw04');
+    const others = cluster.serverNames().filter((n) => n !== 'rw04');
+    assert.ok(others.every((n) => !cluster.server(n)!.graph.view().vertices.has(late.id)));
+    const joiner = serverSideClient(cluster, 'rw04');
+    // The latecomer knows only the members of clique a; Algorithm 7 discovers the rest.
+    const joined = await cluster.run(() => joiner.join(cluster.certs(CLIQUE_A)));
+    assert.equal(joined.answered, others.length);
+    assert.equal(
+      named(cluster, joiner.graph.fingerprint()),
+      named(cluster, joinerGraph(cluster, 'rw04').fingerprint()),
+    );
+    for (const n of others) {
+      assert.ok(cluster.server(n)!.graph.view().vertices.has(late.id), `${n} knows rw04`);
+      assert.ok(cluster.server(n)!.graph.fingerprint().includes(late.id));
+    }
+
+    await t.test('after the join every server has the complete graph', () => {
+      const all = named(cluster, topologyGraph(cluster).fingerprint());
+      const joiner = named(cluster, joinerGraph(cluster, 'rw04').fingerprint());
+      for (const [n, fp] of fingerprints(cluster)) assert.equal(fp, n === 'rw04' ? joiner : all, n);
+    });
+
+    const u01 = cluster.client('u01');
+    assert.ok(!u01.quorumSystem().kvNodes.includes(late.id));
+    await cluster.run(() => u01.join());
+    assert.ok(u01.quorumSystem().kvNodes.includes(late.id), 'u01 uses rw04 as a KV node after re-joining');
+
+    // Joining again changes nothing (the join is idempotent), so the graphs
+    // have converged before the leave.
+    await cluster.run(() => joiner.join());
+    const beforeLeave = fingerprints(cluster);
+
+    const acks = await cluster.run(() => joiner.leave());
+    assert.equal(acks, others.length);
+    for (const n of others) {
+      const s = cluster.server(n)!;
+      assert.ok(!s.graph.view().vertices.has(late.id), `${n} dropped rw04 from its view`);
+      assert.ok(!s.quorumSystem().kvNodes.includes(late.id), `${n} dropped rw04 from its KV nodes`);
+    }
+    await cluster.run(() => u01.join());
+    assert.ok(!u01.quorumSystem().kvNodes.includes(late.id), 'u01 dropped rw04 from its KV nodes');
+
+    await cluster.run(() => joiner.join());
+    assert.deepEqual(fingerprints(cluster), beforeLeave);
+    await cluster.run(() => u01.join());
+    assert.ok(u01.quorumSystem().kvNodes.includes(late.id));
+    assert.deepEqual(revocationLog(cluster), []);
+  });
+
+  void test('join through a graph-lying signer plus honest servers: forged certifications are ignored, the phantom node stays unconnected and unused', async (t) => {
+    const liar = 'a01';
+    const cluster = await start('join-liar', {
+      latecomers: ['rw04'],
+      behaviours: new Map<string, ServerBehaviour>([[liar, graphLiar]]),
+    });
+    const joiner = serverSideClient(cluster, 'rw04');
+    await cluster.run(() => joiner.join(cluster.certs(CLIQUE_A)));
+    const expected = joinerGraph(cluster, 'rw04');
+    assert.deepEqual(edges(joiner.graph), edges(expected), 'exactly the honest edges');
+    const known = new Set<NodeId>([...cluster.ids.values()].map((i) => i.id));
+    const phantoms = [...joiner.graph.view().vertices].filter((id) => !known.has(id));
+    const qs = joiner.quorumSystem();
+    for (const p of phantoms) {
+      assert.equal(qs.cliqueOf(p), undefined);
+      assert.ok(!qs.kvNodes.includes(p));
+    }
+    assert.deepEqual(qs.cliques.map((c) => c.members.map((m) => cluster.name(m)).sort()).sort(), [
+      CLIQUE_A,
+      CLIQUE_B,
+    ]);
+
+    await t.test('the joiner ends with exactly the honest graph fingerprint', () => {
+      assert.equal(named(cluster, joiner.graph.fingerprint()), named(cluster, expected.fingerprint()));
+    });
+  });
+});
