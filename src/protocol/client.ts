@@ -647,7 +647,18 @@ export class BftkvClient {
         },
       );
     }
+    // Proofs found during the read are published whatever the outcome: the revocation must spread even
+    // when it leaves this read short of answers (the revoked signers' records stop verifying).
+    if (equivocations.length > 0) await this.publishProofs(equivocations, signal);
     if (answers.size < qs.kvQuorum) {
+      if (equivocations.length > 0) {
+        throw new ProtocolError(
+          'equivocation',
+          `equivocation detected; ${equivocations.length} key(s) revoked`,
+          undefined,
+          equivocations.map(accusedOf),
+        );
+      }
       throw mostFrequentError(
         errors,
         'insufficientResponses',
@@ -655,7 +666,6 @@ export class BftkvClient {
         invalid,
       );
     }
-    if (equivocations.length > 0) await this.publishProofs(equivocations, signal);
     // Latest record that is still valid (an equivocation just revoked signers, which may invalidate both).
     const current = this.quorums.get();
     let latest: SignedRecord | undefined;

@@ -34,7 +34,9 @@ const STRING_MAX = 256;
 const LIST_MAX = 16;
 
 // Includes strings that begin with U+FEFF: the decoder keeps a leading BOM (one encoding per value).
-const stringArb = fc.string({ unit: 'binary', maxLength: 16 }).filter((s) => Buffer.byteLength(s) <= STRING_MAX);
+const stringArb = fc
+  .string({ unit: 'binary', maxLength: 16 })
+  .filter((s) => Buffer.byteLength(s) <= STRING_MAX);
 
 const fieldArb: fc.Arbitrary<Field> = fc.oneof(
   fc.integer({ min: 0, max: 0xff }).map((v): Field => ({ kind: 'u8', v })),
