@@ -139,6 +139,14 @@ export async function runSeed(
     client: { signGraceMs: 40, phaseTimeoutMs: 400 },
   });
   const sim = cluster.sim;
+  if (sim.tracing) {
+    const byz = [...p.behaviours.entries()].map(([n, b]) => `${n}=${b.name}`).join(', ') || 'none';
+    sim.trace(
+      `plan: topology ${p.topology.name}, network ${p.faultName}, byzantine servers [${byz}], client scenario ${p.scenario}, ${p.crashes} crash(es)`,
+    );
+    for (const [name, identity] of cluster.ids)
+      sim.trace(`node ${name} = ${identity.id.slice(0, 8)} (${identity.desc.role}, ${identity.desc.uid})`);
+  }
   const rnd = new SeededRandom(`workload/${seed}`);
   const violations: Violation[] = [];
   const violate = (checker: string, detail: string) => {
