@@ -29,7 +29,10 @@ export default tseslint.config(
         { object: 'Date', property: 'now', message: 'inject a Clock' },
         { object: 'Math', property: 'random', message: 'inject a Random' },
       ],
-      'no-restricted-imports': ['error', { paths: ['node:net', 'node:fs', 'node:http', 'node:tls', 'node:dgram'] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: ['node:net', 'node:fs', 'node:http', 'node:tls', 'node:dgram'] },
+      ],
     },
   },
   {
