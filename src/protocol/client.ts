@@ -522,7 +522,7 @@ export class BftkvClient {
     record: SignedRecord,
     signal?: AbortSignal,
   ): Promise<WriteResult> {
-    const acked = await this.sendRecord(qs, this.servers(qs.kvNodes), record, qs.kvQuorum, signal);
+    const acked = await this.sendRecord(this.servers(qs.kvNodes), record, qs.kvQuorum, signal);
     if (acked.acks.length < qs.kvQuorum) {
       throw mostFrequentError(
         acked.errors,
@@ -535,7 +535,6 @@ export class BftkvClient {
   }
 
   private async sendRecord(
-    qs: QuorumSystem,
     peers: readonly Certificate[],
     record: SignedRecord,
     needed: number,
@@ -561,7 +560,6 @@ export class BftkvClient {
       }
       return acks.length >= needed || peers.length - failures < needed;
     });
-    void qs;
     return { acks, errors, culprits };
   }
 
@@ -713,7 +711,7 @@ export class BftkvClient {
     // Answered-but-stale nodes first, then the rest.
     stale.sort((a, b) => Number(answers.has(b.id)) - Number(answers.has(a.id)));
     const needed = qs.kvQuorum - holders.length;
-    const result = await this.sendRecord(qs, stale, latest, needed, signal);
+    const result = await this.sendRecord(stale, latest, needed, signal);
     if (result.acks.length < needed) {
       throw new ProtocolError(
         'insufficientResponses',

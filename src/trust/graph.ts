@@ -335,8 +335,3 @@ export class TrustGraph {
 function sortedCertifications(m: Map<NodeId, Certification>): Certification[] {
   return [...m.values()].sort((a, b) => (a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : 0));
 }
-
-/** Short printable form of an ID for traces. */
-export function shortId(id: NodeId): string {
-  return id.slice(0, 8);
-}

@@ -251,7 +251,8 @@ export const SERVER_BEHAVIOURS: Record<string, ServerBehaviour> = Object.fromEnt
 
 // ------------------------------------------------------------------------------------------ clients
 
-async function ask(
+/** One request from `self` to `peer` over the simulated network; undefined on any failure or timeout. */
+export async function ask(
   cluster: SimCluster,
   self: Identity,
   peer: Certificate,

@@ -26,28 +26,24 @@
  * the exact value without replacement is 1 − [C(f+h1,q) + C(f+h2,q) − C(f,q)] / C(n,q).
  */
 import { bytesEqual, toHex, utf8 } from '../../src/codec/bytes.js';
-import { withDeadline } from '../../src/env/clock.js';
 import { sample } from '../../src/env/random.js';
 import { sign } from '../../src/crypto/ed25519.js';
 import { BftkvClient } from '../../src/protocol/client.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import {
   decodeRequest,
-  decodeResponse,
   encodeRecord,
-  encodeRequest,
   encodeResponse,
   type MemberSignature,
   type Request,
-  type Response,
   type SignedRecord,
 } from '../../src/protocol/messages.js';
 import { verifyRecord } from '../../src/protocol/verify.js';
 import { kvQuorumSize } from '../../src/quorum/quorum-system.js';
 import type { Transport } from '../../src/transport/transport.js';
-import type { Certificate, NodeId } from '../../src/trust/certificate.js';
+import type { NodeId } from '../../src/trust/certificate.js';
 import { ackStatement, valueDigest, writerStatement } from '../../src/trust/statements.js';
-import { signsAnything } from './byzantine.js';
+import { ask, signsAnything } from './byzantine.js';
 import { SimCluster, type ServerBehaviour } from './cluster.js';
 import { SeededRandom } from './prng.js';
 import { buildTopology, type Identity, type TopologyDesc } from './topology.js';
@@ -225,23 +221,6 @@ export function kvHidesEquivocation(answer: FaultyAnswer = 'nothing'): ServerBeh
       return server.handle(from, payload);
     },
   };
-}
-
-async function ask(
-  cluster: SimCluster,
-  self: Identity,
-  peer: Certificate,
-  req: Request,
-  timeoutMs = 2000,
-): Promise<Response | undefined> {
-  try {
-    const bytes = await withDeadline(cluster.sim.clock, timeoutMs, undefined, (s) =>
-      cluster.net.transportFor(self.id).request(peer.id, peer.body.address, encodeRequest(req), s),
-    );
-    return decodeResponse(req.kind, bytes);
-  } catch {
-    return undefined;
-  }
 }
 
 interface Placement {

@@ -4,7 +4,7 @@
  * operation and every revocation; a run ends with a healing phase in which every honest operation must
  * complete and every honest reader must agree.
  */
-import { bytesEqual, toHex, utf8 } from '../../src/codec/bytes.js';
+import { utf8 } from '../../src/codec/bytes.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 import type { NodeId } from '../../src/trust/certificate.js';
 import {
@@ -452,8 +452,6 @@ export async function runSeed(
   const falseRevocations = cluster.revocations.filter(
     (e) => e.byHonest && cluster.isHonest(e.accused),
   ).length;
-  void bytesEqual;
-  void toHex;
   return {
     seed,
     topology: p.topology.name,

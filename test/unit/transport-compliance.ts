@@ -30,14 +30,14 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
 /** A promise with its resolve function. */
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
 }
 
 /** Awaits `p` and returns its rejection (fails when it resolves). */
-async function rejection(p: Promise<unknown>): Promise<unknown> {
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
     await p;
   } catch (e) {

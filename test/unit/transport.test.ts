@@ -32,7 +32,12 @@ import { TransportError, type RequestHandler } from '../../src/transport/transpo
 import { Simulation } from '../sim/event-loop.js';
 import { SimNetwork } from '../sim/network.js';
 import { SeededRandom } from '../sim/prng.js';
-import { transportComplianceSuite, type TransportHarness } from './transport-compliance.js';
+import {
+  deferred,
+  rejection,
+  transportComplianceSuite,
+  type TransportHarness,
+} from './transport-compliance.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -40,21 +45,6 @@ const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 function keyOf(label: string): SigningKey {
   return signingKeyFromSeed(sha256(enc(`bftkv/test/transport/${label}`)));
-}
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  assert.fail('expected a rejection');
 }
 
 /** Polls `cond` every 5 ms until it holds (fails after `ms`). */
