@@ -6,13 +6,17 @@
  *   DIR/certs/NAME.cert  every certificate with all its certifications (what a client loads)
  *   DIR/cluster.json  names, ids, addresses, pids
  *
- * Topology 'small' (the edges of smallTopology() in test/sim/topology.ts, with one client): the 4-clique
- * c01..c04 (every member certifies every other), KV nodes rw01..rw04 each certifying every signer, and
- * `client`, certified by every clique member and certifying every signer and every KV node.
+ * Topologies (topology/topology.ts): 'small' is one 4-member clique c01..c04 and KV nodes rw01..rw04;
+ * 'reference' is REFERENCE.md §10.1, cliques a01..a10 and b01..b10 and KV nodes rw01..rw06. In both, every
+ * clique member certifies every other, every KV node certifies every signer, and `client` is certified by
+ * every clique member and certifies every signer and every KV node.
+ *
+ * `clusterUp` on a directory that already holds a cluster restarts the nodes that are not running, with
+ * their identities and data; `restartNode` and `killNode` act on one node (the crash test).
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
-import { mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,9 +24,15 @@ import { persistGraph } from '../protocol/node-state.js';
 import { LmdbStorage } from '../storage/lmdb.js';
 import { certify, encodeCertificate, withCertifications, type Certificate } from '../trust/certificate.js';
 import { TrustGraph } from '../trust/graph.js';
+import {
+  clusterTopology,
+  isTopologyName,
+  type TopologyDesc,
+  type TopologyName,
+} from '../topology/topology.js';
 import { initIdentity, saveCertificate, type Identity } from './identity.js';
 
-export type TopologyName = 'small';
+export type { TopologyName } from '../topology/topology.js';
 
 export interface ClusterNodeInfo {
   readonly name: string;
@@ -53,28 +63,12 @@ export const CLIENT_UID = 'client@bftkv.local';
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
-interface Desc {
-  readonly servers: ReadonlyArray<{ name: string; role: 'signer' | 'kv' }>;
-  /** [issuer, subject] */
-  readonly edges: ReadonlyArray<readonly [string, string]>;
-}
-
-function smallDesc(): Desc {
-  const signers = ['c01', 'c02', 'c03', 'c04'];
-  const kvs = ['rw01', 'rw02', 'rw03', 'rw04'];
-  const edges: Array<readonly [string, string]> = [];
-  for (const a of signers) for (const b of signers) if (a !== b) edges.push([a, b]);
-  for (const k of kvs) for (const s of signers) edges.push([k, s]);
-  for (const s of signers) edges.push([CLIENT_NAME, s]);
-  for (const k of kvs) edges.push([CLIENT_NAME, k]);
-  for (const s of signers) edges.push([s, CLIENT_NAME]);
-  return {
-    servers: [
-      ...signers.map((name) => ({ name, role: 'signer' as const })),
-      ...kvs.map((name) => ({ name, role: 'kv' as const })),
-    ],
-    edges,
-  };
+/** Loopback servers: UID `NAME.bftkv.local`, address from the allocated ports. */
+function loopbackTopology(topology: TopologyName, ports: ReadonlyMap<string, number>): TopologyDesc {
+  return clusterTopology(topology, [{ name: CLIENT_NAME, uid: CLIENT_UID }], {
+    uid: (n) => `${n}.bftkv.local`,
+    address: (n) => `tcp://127.0.0.1:${ports.get(n) ?? 0}`,
+  });
 }
 
 /** A free loopback port (bound then released: another process could take it in between, rarely). */
@@ -124,31 +118,59 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Creates every identity and certification, starts one process per server, waits until all accept. */
+/**
+ * Whether the process recorded for node `n` still runs and is that node (its command line names the node's
+ * directory), so a recycled pid never gets a signal meant for a node.
+ */
+export function nodeRuns(n: Pick<ClusterNodeInfo, 'pid' | 'dir'>): boolean {
+  if (!(n.pid > 0) || !isAlive(n.pid)) return false;
+  try {
+    const args = readFileSync(`/proc/${n.pid}/cmdline`, 'utf8').split('\0');
+    return args.includes(n.dir);
+  } catch {
+    return process.platform !== 'linux'; // no /proc: trust the pid
+  }
+}
+
+/**
+ * Creates every identity and certification of `topology` in `dir`, starts one process per server and waits
+ * until all accept connections. When `dir` already holds a cluster, its nodes that are not running are
+ * restarted instead (same identities and data; `topology` must match).
+ */
 export async function clusterUp(
   dir: string,
   topology: TopologyName,
   options: ClusterUpOptions = {},
 ): Promise<ClusterInfo> {
-  if (topology !== 'small')
-    throw new RangeError(`topology: only 'small' is supported, got ${String(topology)}`);
-  if (await exists(join(dir, CLUSTER_FILE)))
-    throw new Error(`${join(dir, CLUSTER_FILE)}: a cluster already exists here (run cluster down first)`);
-  const desc = smallDesc();
+  if (!isTopologyName(topology))
+    throw new RangeError(`topology: expected small or reference, got ${JSON.stringify(topology)}`);
+  if (await exists(join(dir, CLUSTER_FILE))) {
+    const info = await readClusterInfo(dir);
+    if (info.topology !== topology)
+      throw new Error(`${join(dir, CLUSTER_FILE)}: holds a ${info.topology} cluster, not ${topology}`);
+    return restartCluster(dir, info, options);
+  }
+  await provision(dir, topology);
+  // Processes. cluster.json is written as soon as they exist, so clusterDown can always stop them.
+  const info = await readClusterInfo(dir);
+  return restartCluster(dir, info, options);
+}
+
+/** Identities, certifications, certificate files and each server's initial graph; cluster.json, no pids. */
+async function provision(dir: string, topology: TopologyName): Promise<void> {
   await mkdir(join(dir, 'nodes'), { recursive: true });
   await mkdir(join(dir, 'certs'), { recursive: true });
+  const names = loopbackTopology(topology, new Map()).nodes.filter((n) => n.role !== 'client');
+  // A fixed loopback port per server (the address is part of the certificate).
+  const ports = new Map<string, number>();
+  for (const n of names) ports.set(n.name, await freePort());
+  const desc = loopbackTopology(topology, ports);
 
-  // Identities: servers with a fixed loopback port each (the address is part of the certificate).
   const identities = new Map<string, Identity>();
-  for (const s of desc.servers) {
-    const address = `tcp://127.0.0.1:${await freePort()}`;
-    identities.set(
-      s.name,
-      await initIdentity(join(dir, 'nodes', s.name), { uid: `${s.name}.bftkv.local`, address }),
-    );
+  for (const n of desc.nodes) {
+    const home = n.role === 'client' ? join(dir, n.name) : join(dir, 'nodes', n.name);
+    identities.set(n.name, await initIdentity(home, { uid: n.uid, address: n.address }));
   }
-  identities.set(CLIENT_NAME, await initIdentity(join(dir, CLIENT_NAME), { uid: CLIENT_UID }));
-
   // Certifications (every one over the bare certificate; the statement covers id, key and uid).
   const certs = new Map<string, Certificate>();
   for (const [name, identity] of identities) certs.set(name, identity.certificate);
@@ -161,90 +183,115 @@ export async function clusterUp(
     await saveCertificate(identities.get(name)!.dir, cert);
     await writeFile(join(dir, 'certs', `${name}.cert`), encodeCertificate(cert));
   }
-  for (const s of desc.servers) {
-    const storage = await LmdbStorage.open(join(dir, 'nodes', s.name, 'db'));
+  const graph = new TrustGraph();
+  graph.addCertificates(all);
+  const servers = desc.nodes.filter((n) => n.role !== 'client');
+  for (const n of servers) {
+    const storage = await LmdbStorage.open(join(identities.get(n.name)!.dir, 'db'));
     try {
-      const graph = new TrustGraph();
-      graph.addCertificates(all);
       await persistGraph(storage, graph);
     } finally {
       await storage.close();
     }
   }
-
-  // Processes. cluster.json is written as soon as they exist, so clusterDown can always stop them.
-  const nodes: ClusterNodeInfo[] = [];
-  const exited = new Map<string, number | null>();
-  try {
-    for (const s of desc.servers) await spawnNode(s, identities.get(s.name)!, nodes, exited);
-  } catch (error) {
-    // Not recorded anywhere yet: stop what was started before giving up.
-    for (const n of nodes) if (isAlive(n.pid)) process.kill(n.pid, 'SIGKILL');
-    throw error;
-  }
   const client = identities.get(CLIENT_NAME)!;
   const info: ClusterInfo = {
     topology,
     client: { name: CLIENT_NAME, id: client.id, uid: CLIENT_UID, dir: client.dir },
-    nodes,
+    nodes: servers.map((n) => {
+      const identity = identities.get(n.name)!;
+      return {
+        name: n.name,
+        id: identity.id,
+        uid: n.uid,
+        role: n.role as 'signer' | 'kv',
+        address: n.address,
+        dir: identity.dir,
+        pid: 0,
+      };
+    }),
   };
-  await writeFile(join(dir, CLUSTER_FILE), `${JSON.stringify(info, null, 2)}\n`);
+  await writeClusterInfo(dir, info);
+}
 
+async function writeClusterInfo(dir: string, info: ClusterInfo): Promise<void> {
+  const file = join(dir, CLUSTER_FILE);
+  await writeFile(`${file}.tmp`, `${JSON.stringify(info, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+}
+
+/** Starts every node of `info` that is not running, records the pids, waits until all accept. */
+async function restartCluster(
+  dir: string,
+  info: ClusterInfo,
+  options: ClusterUpOptions,
+): Promise<ClusterInfo> {
+  const exited = new Map<string, number | null>();
+  const nodes: ClusterNodeInfo[] = [];
+  let failure: Error | null = null;
+  for (const n of info.nodes) {
+    if (failure === null && !nodeRuns(n)) {
+      try {
+        nodes.push({ ...n, pid: spawnNode(n, exited) });
+        continue;
+      } catch (error) {
+        failure = error instanceof Error ? error : new Error(String(error));
+      }
+    }
+    nodes.push(n);
+  }
+  const updated: ClusterInfo = { ...info, nodes };
+  // Recorded before waiting, so clusterDown can always stop what was started.
+  await writeClusterInfo(dir, updated);
+  if (failure !== null) {
+    await clusterDown(dir);
+    throw failure;
+  }
   try {
-    await waitReady(info, exited, options.readyTimeoutMs ?? 30_000);
+    await waitReady(updated.nodes, exited, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
     await clusterDown(dir);
     throw error;
   }
-  return info;
+  return updated;
 }
 
-/** Starts the process of one server (log to its directory) and records it in `nodes`. */
-async function spawnNode(
-  s: { name: string; role: 'signer' | 'kv' },
-  identity: Identity,
-  nodes: ClusterNodeInfo[],
-  exited: Map<string, number | null>,
-): Promise<void> {
-  const logFd = openSync(join(identity.dir, 'log'), 'a', 0o600);
+/** Starts the process of one server, its output appended to DIR/log; returns the pid. */
+function spawnNode(n: ClusterNodeInfo, exited: Map<string, number | null>): number {
+  const logFd = openSync(join(n.dir, 'log'), 'a', 0o600);
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--dir', identity.dir], {
+    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--dir', n.dir], {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', logFd, logFd],
     });
-    if (child.pid === undefined) throw new Error(`could not start the process of ${s.name}`);
-    child.once('exit', (code) => exited.set(s.name, code));
+    if (child.pid === undefined) throw new Error(`could not start the process of ${n.name}`);
+    child.once('exit', (code) => exited.set(n.name, code));
     child.unref();
-    nodes.push({
-      name: s.name,
-      id: identity.id,
-      uid: identity.config.uid,
-      role: s.role,
-      address: identity.config.address,
-      dir: identity.dir,
-      pid: child.pid,
-    });
+    return child.pid;
   } finally {
     closeSync(logFd);
   }
 }
 
+function portOf(address: string): number {
+  return Number(new URL(address.replace(/^tcp:/, 'http:')).port);
+}
+
 async function waitReady(
-  info: ClusterInfo,
+  nodes: readonly ClusterNodeInfo[],
   exited: ReadonlyMap<string, number | null>,
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const pending = new Set(info.nodes);
+  const pending = new Set(nodes);
   while (pending.size > 0) {
     for (const n of [...pending]) {
       if (exited.has(n.name))
         throw new Error(
           `node ${n.name} exited (code ${String(exited.get(n.name))}); see ${join(n.dir, 'log')}`,
         );
-      const port = Number(new URL(n.address.replace(/^tcp:/, 'http:')).port);
-      if (await accepts(port)) pending.delete(n);
+      if (await accepts(portOf(n.address))) pending.delete(n);
     }
     if (pending.size === 0) return;
     if (Date.now() > deadline)
@@ -253,6 +300,62 @@ async function waitReady(
       );
     await sleep(50);
   }
+}
+
+/** SIGKILLs one node of the cluster in `dir` and waits until the process is gone. */
+export async function killNode(dir: string, name: string): Promise<void> {
+  const n = nodeNamed(await readClusterInfo(dir), name);
+  if (nodeRuns(n)) {
+    process.kill(n.pid, 'SIGKILL');
+    const deadline = Date.now() + 5000;
+    while (isAlive(n.pid) && Date.now() < deadline) await sleep(5);
+  }
+}
+
+/** Starts one node again (it must not be running) and waits until it accepts connections. */
+export async function restartNode(dir: string, name: string, options: ClusterUpOptions = {}): Promise<void> {
+  const info = await readClusterInfo(dir);
+  const n = nodeNamed(info, name);
+  if (nodeRuns(n)) throw new Error(`node ${name} is running (pid ${n.pid})`);
+  const exited = new Map<string, number | null>();
+  const started = { ...n, pid: spawnNode(n, exited) };
+  await writeClusterInfo(dir, { ...info, nodes: info.nodes.map((m) => (m.name === name ? started : m)) });
+  await waitReady([started], exited, options.readyTimeoutMs ?? 30_000);
+}
+
+function nodeNamed(info: ClusterInfo, name: string): ClusterNodeInfo {
+  const n = info.nodes.find((m) => m.name === name);
+  if (n === undefined) throw new RangeError(`no node named ${JSON.stringify(name)} in this cluster`);
+  return n;
+}
+
+export interface NodeStatus {
+  readonly name: string;
+  readonly role: 'signer' | 'kv';
+  readonly id: string;
+  readonly address: string;
+  readonly pid: number;
+  readonly alive: boolean;
+  readonly accepting: boolean;
+}
+
+/** Which nodes of the cluster in `dir` run and accept connections. */
+export async function clusterStatus(dir: string): Promise<NodeStatus[]> {
+  const info = await readClusterInfo(dir);
+  return Promise.all(
+    info.nodes.map(async (n) => {
+      const alive = nodeRuns(n);
+      return {
+        name: n.name,
+        role: n.role,
+        id: n.id,
+        address: n.address,
+        pid: n.pid,
+        alive,
+        accepting: alive && (await accepts(portOf(n.address))),
+      };
+    }),
+  );
 }
 
 export interface ClusterDownResult {
@@ -276,7 +379,7 @@ export async function clusterDown(
   const gone: string[] = [];
   const signalled = new Map<string, number>();
   for (const n of info.nodes) {
-    if (!isAlive(n.pid)) {
+    if (!nodeRuns(n)) {
       gone.push(n.name);
       continue;
     }

@@ -10,24 +10,16 @@ import {
   type Certificate,
   type NodeId,
 } from '../../src/trust/certificate.js';
+import {
+  buildTopology as buildDesc,
+  type ClientSpec,
+  type NodeDesc,
+  type ServerNaming,
+  type TopologyDesc,
+} from '../../src/topology/topology.js';
 import type { SeededRandom } from './prng.js';
 
-export interface NodeDesc {
-  readonly name: string;
-  readonly uid: string;
-  /** Empty for clients. */
-  readonly address: string;
-  readonly role: 'signer' | 'kv' | 'client';
-}
-
-export interface TopologyDesc {
-  readonly name: string;
-  readonly nodes: readonly NodeDesc[];
-  /** [issuer, subject]: issuer certified subject. */
-  readonly edges: ReadonlyArray<readonly [string, string]>;
-  /** Clique name → member names (for checkers and behaviours; the protocol derives cliques itself). */
-  readonly cliques: Readonly<Record<string, readonly string[]>>;
-}
+export type { ClientSpec, NodeDesc, TopologyDesc } from '../../src/topology/topology.js';
 
 export interface Identity {
   readonly name: string;
@@ -37,58 +29,17 @@ export interface Identity {
   readonly desc: NodeDesc;
 }
 
-const server = (name: string, role: 'signer' | 'kv'): NodeDesc => ({
-  name,
-  uid: `${name}.bftkv.test`,
-  address: `sim://${name}`,
-  role,
-});
-const client = (name: string, uid: string): NodeDesc => ({ name, uid, address: '', role: 'client' });
+/** Simulated servers: UID `NAME.bftkv.test`, address `sim://NAME`. */
+const SIM_NAMING: ServerNaming = { uid: (n) => `${n}.bftkv.test`, address: (n) => `sim://${n}` };
 
-function mutual(members: readonly string[]): Array<[string, string]> {
-  const e: Array<[string, string]> = [];
-  for (const a of members) for (const b of members) if (a !== b) e.push([a, b]);
-  return e;
-}
-
-export interface ClientSpec {
-  readonly name: string;
-  readonly uid: string;
-  /** Cliques whose every member certifies this client (its quorum certificate). */
-  readonly certifiedBy: readonly string[];
-  /** Clique members this client certifies (its own trust in the signers). */
-  readonly trusts: readonly string[];
-}
-
-/** Builds a topology of cliques, KV nodes (each certifying every signer) and clients. */
+/** Builds a simulated topology (topology/topology.ts buildTopology with simulator addresses). */
 export function buildTopology(
   name: string,
   cliqueSizes: Readonly<Record<string, number>>,
   kvCount: number,
   clients: readonly ClientSpec[],
 ): TopologyDesc {
-  const nodes: NodeDesc[] = [];
-  const edges: Array<readonly [string, string]> = [];
-  const cliques: Record<string, string[]> = {};
-  for (const [cname, size] of Object.entries(cliqueSizes)) {
-    const members = Array.from({ length: size }, (_, i) => `${cname}${String(i + 1).padStart(2, '0')}`);
-    cliques[cname] = members;
-    for (const m of members) nodes.push(server(m, 'signer'));
-    edges.push(...mutual(members));
-  }
-  const signers = Object.values(cliques).flat();
-  const kvs = Array.from({ length: kvCount }, (_, i) => `rw${String(i + 1).padStart(2, '0')}`);
-  for (const k of kvs) {
-    nodes.push(server(k, 'kv'));
-    for (const s of signers) edges.push([k, s]);
-  }
-  for (const c of clients) {
-    nodes.push(client(c.name, c.uid));
-    for (const s of c.trusts) edges.push([c.name, s]);
-    for (const k of kvs) edges.push([c.name, k]);
-    for (const cl of c.certifiedBy) for (const m of cliques[cl] ?? []) edges.push([m, c.name]);
-  }
-  return { name, nodes, edges, cliques };
+  return buildDesc(name, cliqueSizes, kvCount, clients, SIM_NAMING);
 }
 
 /** One 4-member clique, four KV nodes; u01, u02 (one UID), u04 (same UID, uncertified), u11 (another UID). */
