@@ -11,7 +11,9 @@ import { sign, verify, type SigningKey } from '../crypto/ed25519.js';
 import { LIMITS, SEALED_TIMESTAMP } from '../limits.js';
 import {
   DEFAULT_QUORUM_OPTIONS,
+  preferenceOrder,
   QuorumCache,
+  sufficientSignatures,
   type CliqueQuorum,
   type QuorumOptions,
   type QuorumSystem,
@@ -52,6 +54,14 @@ export interface ClientOptions {
    * long: a record signed by more members stays valid if some of them are revoked later.
    */
   readonly signGraceMs: number;
+  /**
+   * Fast paths ask only the nodes a phase needs (2b+1 per clique for timestamps, a sufficient set per
+   * clique for signatures, the first q KV nodes of the variable's preference order for stores and reads);
+   * the others are asked on the first failure or after this many milliseconds.
+   */
+  readonly hedgeMs: number;
+  /** A peer whose request failed at the transport is left out of fast paths for this long. */
+  readonly suspectMs: number;
 }
 
 export const DEFAULT_CLIENT_OPTIONS: ClientOptions = {
@@ -61,6 +71,8 @@ export const DEFAULT_CLIENT_OPTIONS: ClientOptions = {
   backoffMinMs: 2,
   backoffMaxMs: 40,
   signGraceMs: 5,
+  hedgeMs: 100,
+  suspectMs: 5000,
 };
 
 export interface ClientDeps {
@@ -114,6 +126,7 @@ export interface ReadOptions {
 type Outcome = { peer: Certificate; response: Response } | { peer: Certificate; error: unknown };
 
 const LAST_USED_MAX = 65536;
+const SUSPECTS_MAX = 4096;
 
 export class BftkvClient {
   readonly id: NodeId;
@@ -126,6 +139,8 @@ export class BftkvClient {
   /** Values this client signed at the write-once timestamp, per variable (never two different ones). */
   private readonly sealedDigests = new Map<string, Uint8Array>();
   private presenceSeq = 0n;
+  /** Peers whose last request failed at the transport, with the time until which they are suspected. */
+  private readonly suspects = new Map<NodeId, number>();
 
   constructor(private readonly deps: ClientDeps) {
     this.id = deps.certificate.id;
@@ -164,48 +179,72 @@ export class BftkvClient {
    * Sends `req` to `peers` and feeds outcomes, in arrival order, to `onOutcome` until it returns true or
    * every peer answered. Resolves true when stopped by `onOutcome`. Requests still outstanding keep
    * running until the phase deadline; their outcomes go to `onLate` if given.
+   *
+   * With `first`, only those peers are asked at once (the fast path: exactly the nodes a phase needs);
+   * the others are asked as soon as one outcome fails (a transport error, an error answer, or `onOutcome`
+   * returning 'failed' for an invalid answer), when every first peer answered without finishing, or after
+   * `hedgeMs`. Peers whose requests failed at the transport are suspected for a while and left out of
+   * later fast paths.
    */
   private gather(
     peers: readonly Certificate[],
     req: Request,
     signal: AbortSignal | undefined,
-    onOutcome: (o: Outcome) => boolean,
+    onOutcome: (o: Outcome) => boolean | 'failed',
     onLate?: (o: Outcome) => void,
+    first?: readonly Certificate[],
   ): Promise<boolean> {
     const payload = encodeRequest(req);
+    const firstIds = new Set((first ?? peers).map((p) => p.id));
+    const initial = peers.filter((p) => firstIds.has(p.id));
+    const reserve = peers.filter((p) => !firstIds.has(p.id));
     return new Promise<boolean>((resolve, reject) => {
       let settled = false;
-      let remaining = peers.length;
-      if (remaining === 0) return resolve(false);
-      const deadline = withDeadline(this.deps.clock, this.options.phaseTimeoutMs, signal, async (s) => {
-        await Promise.all(
-          peers.map(async (peer) => {
-            let o: Outcome;
-            try {
-              const bytes = await this.deps.transport.request(peer.id, peer.body.address, payload, s);
-              o = { peer, response: decodeResponse(req.kind, bytes) };
-            } catch (error) {
-              o = { peer, error };
-            }
-            remaining--;
+      let escalated = reserve.length === 0;
+      let outstanding = 0;
+      if (peers.length === 0) return resolve(false);
+      const deadline = withDeadline(this.deps.clock, this.options.phaseTimeoutMs, signal, (s) => {
+        let finish: () => void = () => undefined;
+        const finished = new Promise<void>((r) => (finish = r));
+        const escalate = () => {
+          if (escalated || settled) return;
+          escalated = true;
+          for (const peer of reserve) ask(peer);
+        };
+        const settle = (value: boolean | Error) => {
+          if (settled) return;
+          settled = true;
+          if (value instanceof Error) reject(value);
+          else resolve(value);
+        };
+        const ask = (peer: Certificate) => {
+          outstanding++;
+          void this.requestOutcome(peer, req.kind, payload, s).then((o) => {
+            outstanding--;
             if (settled) {
               if (onLate !== undefined && !('error' in o && o.error instanceof AbortedError)) onLate(o);
-              return;
+            } else {
+              let verdict: boolean | 'failed';
+              try {
+                verdict = onOutcome(o);
+              } catch (e) {
+                verdict = false;
+                settle(e instanceof Error ? e : new Error(String(e)));
+              }
+              if (verdict === true) settle(true);
+              else if (verdict === 'failed' || 'error' in o || o.response.kind === 'error') escalate();
+              if (!settled && outstanding === 0) {
+                if (escalated) settle(false);
+                else escalate();
+              }
             }
-            let done = false;
-            try {
-              done = onOutcome(o);
-            } catch (e) {
-              settled = true;
-              reject(e instanceof Error ? e : new Error(String(e)));
-              return;
-            }
-            if (done || remaining === 0) {
-              settled = true;
-              resolve(done);
-            }
-          }),
-        );
+            if (outstanding === 0 && (settled || escalated)) finish();
+          });
+        };
+        for (const peer of initial) ask(peer);
+        if (initial.length === 0) escalate();
+        if (!escalated) this.deps.clock.sleep(this.options.hedgeMs, s).then(escalate, () => undefined);
+        return finished;
       });
       deadline.then(
         () => undefined,
@@ -219,6 +258,56 @@ export class BftkvClient {
         },
       );
     });
+  }
+
+  /** One request as an outcome; a transport failure marks the peer as suspected. */
+  private async requestOutcome(
+    peer: Certificate,
+    kind: Request['kind'],
+    payload: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<Outcome> {
+    try {
+      const bytes = await this.deps.transport.request(peer.id, peer.body.address, payload, signal);
+      this.suspects.delete(peer.id);
+      return { peer, response: decodeResponse(kind, bytes) };
+    } catch (error) {
+      if (!(error instanceof AbortedError)) this.suspect(peer.id);
+      return { peer, error };
+    }
+  }
+
+  private suspect(id: NodeId): void {
+    this.suspects.delete(id);
+    if (this.suspects.size >= SUSPECTS_MAX) this.suspects.delete(this.suspects.keys().next().value!);
+    this.suspects.set(id, this.deps.clock.now() + this.options.suspectMs);
+  }
+
+  private suspected(id: NodeId): boolean {
+    const until = this.suspects.get(id);
+    if (until === undefined) return false;
+    if (until > this.deps.clock.now()) return true;
+    this.suspects.delete(id);
+    return false;
+  }
+
+  /** The first `count` of `ordered` that are not suspected (suspected ones only if too few are left). */
+  private pick(ordered: readonly Certificate[], count: number): Certificate[] {
+    const healthy = ordered.filter((c) => !this.suspected(c.id));
+    const rest = ordered.filter((c) => this.suspected(c.id));
+    return [...healthy, ...rest].slice(0, count);
+  }
+
+  /** Per clique, `count(clique)` members picked at random among the unsuspected (fast-path signers). */
+  private pickPerClique(qs: QuorumSystem, count: (c: CliqueQuorum) => number): Certificate[] {
+    return qs.cliques.flatMap((c) =>
+      this.pick(sample(this.deps.random, this.servers(c.members), c.members.length), count(c)),
+    );
+  }
+
+  /** The KV nodes in x's preference order (quorum-system.ts preferenceOrder). */
+  private kvOrder(qs: QuorumSystem, x: Uint8Array): Certificate[] {
+    return this.servers(preferenceOrder(qs.kvNodes, x));
   }
 
   // ---------------------------------------------------------------- join / leave (paper §4.2)
@@ -346,9 +435,18 @@ export class BftkvClient {
         throw new ProtocolError('insufficientResponses', "no quorum clique in this node's trust graph");
       if (qs.kvNodes.length === 0)
         throw new ProtocolError('insufficientResponses', "no KV node in this node's trust graph");
-      // The time phase also runs for write-once: it reports a variable that is already sealed.
-      const fresh = await this.collectTimestamp(qs, x, signal);
-      const t = once ? SEALED_TIMESTAMP : fresh;
+      // Fast path: a variable this client wrote or read before gets the next timestamp without a time
+      // phase (safety never depends on the time phase: signers refuse stale timestamps, and the retry
+      // runs it). The time phase also runs for write-once: it reports a variable that is already sealed.
+      const known = this.lastUsed.get(toHex(x));
+      let t: bigint;
+      if (!once && attempt === 0 && known !== undefined && known + 1n < SEALED_TIMESTAMP) t = known + 1n;
+      else {
+        const fresh = await this.collectTimestamp(qs, x, signal);
+        t = once ? SEALED_TIMESTAMP : fresh;
+      }
+      // Reserved at once, so a concurrent write of this client to x never picks the same timestamp.
+      this.rememberTimestamp(x, t);
       const signed = await this.collectSignatures(qs, x, t, v, signal);
       if ('retry' in signed) {
         lastError = signed.retry;
@@ -376,12 +474,19 @@ export class BftkvClient {
     const hopeless = () =>
       qs.cliques.some((c) => c.members.length - failures.get(c)!.length < c.timestampQuorum);
     const peers = this.servers(qs.cliques.flatMap((c) => c.members));
-    await this.gather(peers, { kind: 'time', x }, signal, (o) => {
-      const c = qs.cliqueOf(o.peer.id)!;
-      if ('response' in o && o.response.kind === 'time') answers.get(c)!.push(o.response.t);
-      else failures.get(c)!.push(o.peer.id);
-      return done() || hopeless();
-    });
+    await this.gather(
+      peers,
+      { kind: 'time', x },
+      signal,
+      (o) => {
+        const c = qs.cliqueOf(o.peer.id)!;
+        if ('response' in o && o.response.kind === 'time') answers.get(c)!.push(o.response.t);
+        else failures.get(c)!.push(o.peer.id);
+        return done() || hopeless();
+      },
+      undefined,
+      this.pickPerClique(qs, (c) => c.timestampQuorum),
+    );
     if (!done()) {
       throw new ProtocolError(
         'insufficientResponses',
@@ -455,12 +560,12 @@ export class BftkvClient {
     let conflict: ProtocolError | undefined;
     const sufficient = () => qs.cliques.every((c) => valid.get(c)!.size >= c.sufficient);
     const hopeless = () => qs.cliques.some((c) => c.members.length - failed.get(c)! < c.sufficient);
-    const accept = (o: Outcome): void => {
+    const accept = (o: Outcome): boolean => {
       const c = qs.cliqueOf(o.peer.id)!;
       if ('response' in o && o.response.kind === 'sign') {
         if (verify(o.peer.body.publicKey, statement, o.response.signature)) {
           valid.get(c)!.set(o.peer.id, o.response.signature);
-          return;
+          return true;
         }
         culprits.push(o.peer.id);
       } else if ('response' in o && o.response.kind === 'error') {
@@ -468,32 +573,50 @@ export class BftkvClient {
         // A lost race against the write-once timestamp means the variable is sealed: no retry can help.
         const code = raceLost && o.response.timestamp === SEALED_TIMESTAMP ? 'sealed' : o.response.code;
         errors.set(code, (errors.get(code) ?? 0) + 1);
-        if (code === 'timestampConflict' || code === 'staleTimestamp') {
+        // The timestamp in the refusal is not remembered: one lying signer could push this client's
+        // timestamps beyond what honest signers accept. The retry runs the (Byzantine-tolerant) time phase.
+        if (code === 'timestampConflict' || code === 'staleTimestamp')
           conflict = new ProtocolError(code, o.response.message, o.response.timestamp);
-          if (o.response.timestamp > 0n && o.response.timestamp !== SEALED_TIMESTAMP)
-            this.rememberTimestamp(x, o.response.timestamp);
-        }
       }
       failed.set(c, failed.get(c)! + 1);
+      return false;
     };
     const peers = this.servers(qs.cliques.flatMap((c) => c.members));
+    // A record must stay valid when up to b of its signers are revoked later (the clique then shrinks to
+    // n−b members with its own, smaller sufficient count): other writes ask `robust(c)` members per clique
+    // (8 of 10, more only on failure) and stop when they all signed. Write-once records, which can never be
+    // refreshed by a later write, ask every member. Once every clique is sufficient, late signatures get a
+    // grace period of signGraceMs.
+    const everyone = t === SEALED_TIMESTAMP;
+    const robust = (c: CliqueQuorum) =>
+      Math.min(c.members.length, sufficientSignatures(c.members.length - c.b) + c.b);
+    const robustDone = () => qs.cliques.every((c) => valid.get(c)!.size >= robust(c));
     let graceStarted = false;
     const graceCtl = new AbortController();
     const onAbort = () => graceCtl.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await this.gather(peers, { kind: 'sign', x, t, v, writer, writerSignature }, graceCtl.signal, (o) => {
-        accept(o);
-        if (sufficient() && !graceStarted) {
-          graceStarted = true;
-          if (this.options.signGraceMs <= 0) return true;
-          this.deps.clock.sleep(this.options.signGraceMs, graceCtl.signal).then(
-            () => graceCtl.abort(),
-            () => undefined,
-          );
-        }
-        return !sufficient() && hopeless();
-      });
+      await this.gather(
+        peers,
+        { kind: 'sign', x, t, v, writer, writerSignature },
+        graceCtl.signal,
+        (o) => {
+          const ok = accept(o);
+          if (!everyone && robustDone()) return true;
+          if (sufficient() && !graceStarted) {
+            graceStarted = true;
+            if (this.options.signGraceMs <= 0) return true;
+            this.deps.clock.sleep(this.options.signGraceMs, graceCtl.signal).then(
+              () => graceCtl.abort(),
+              () => undefined,
+            );
+          }
+          if (!sufficient() && hopeless()) return true;
+          return ok ? false : 'failed';
+        },
+        undefined,
+        everyone ? undefined : this.pickPerClique(qs, robust),
+      );
     } catch (e) {
       if (!(e instanceof AbortedError) || signal?.aborted) throw e;
     } finally {
@@ -522,7 +645,8 @@ export class BftkvClient {
     record: SignedRecord,
     signal?: AbortSignal,
   ): Promise<WriteResult> {
-    const acked = await this.sendRecord(this.servers(qs.kvNodes), record, qs.kvQuorum, signal);
+    const order = this.kvOrder(qs, record.x);
+    const acked = await this.sendRecord(order, record, qs.kvQuorum, signal, this.pick(order, qs.kvQuorum));
     if (acked.acks.length < qs.kvQuorum) {
       throw mostFrequentError(
         acked.errors,
@@ -539,27 +663,38 @@ export class BftkvClient {
     record: SignedRecord,
     needed: number,
     signal?: AbortSignal,
+    first?: readonly Certificate[],
   ): Promise<{ acks: NodeId[]; errors: Map<ErrorCode, number>; culprits: NodeId[] }> {
     const statement = ackStatement(record.x, record.t, valueDigest(record.v));
     const acks: NodeId[] = [];
     const errors = new Map<ErrorCode, number>();
     const culprits: NodeId[] = [];
     let failures = 0;
-    await this.gather(peers, { kind: 'write', record }, signal, (o) => {
-      if (
-        'response' in o &&
-        o.response.kind === 'write' &&
-        verify(o.peer.body.publicKey, statement, o.response.ack)
-      ) {
-        acks.push(o.peer.id);
-      } else {
-        failures++;
-        if ('response' in o && o.response.kind === 'error')
-          errors.set(o.response.code, (errors.get(o.response.code) ?? 0) + 1);
-        else if ('response' in o) culprits.push(o.peer.id);
-      }
-      return acks.length >= needed || peers.length - failures < needed;
-    });
+    await this.gather(
+      peers,
+      { kind: 'write', record },
+      signal,
+      (o) => {
+        let ok = false;
+        if (
+          'response' in o &&
+          o.response.kind === 'write' &&
+          verify(o.peer.body.publicKey, statement, o.response.ack)
+        ) {
+          acks.push(o.peer.id);
+          ok = true;
+        } else {
+          failures++;
+          if ('response' in o && o.response.kind === 'error')
+            errors.set(o.response.code, (errors.get(o.response.code) ?? 0) + 1);
+          else if ('response' in o) culprits.push(o.peer.id);
+        }
+        if (acks.length >= needed || peers.length - failures < needed) return true;
+        return ok ? false : 'failed';
+      },
+      undefined,
+      first,
+    );
     return { acks, errors, culprits };
   }
 
@@ -578,11 +713,13 @@ export class BftkvClient {
       throw new ProtocolError('insufficientResponses', "no quorum clique in this node's trust graph");
     if (qs.kvNodes.length === 0)
       throw new ProtocolError('insufficientResponses', "no KV node in this node's trust graph");
-    const all = this.servers(qs.kvNodes);
     const mode = options.quorum ?? 'all';
+    // 'all': every KV node, the first q of x's preference order at once (where writes and gossip put x).
+    const all = mode === 'all' ? this.kvOrder(qs, x) : this.servers(qs.kvNodes);
     const first = mode === 'all' ? all : sample(this.deps.random, all, qs.kvQuorum);
     const firstIds = new Set(first.map((c) => c.id));
     const rounds = mode === 'sample' ? [first, all.filter((c) => !firstIds.has(c.id))] : [first];
+    const fastPath = mode === 'all' ? this.pick(all, qs.kvQuorum) : undefined;
     const answers = new Map<NodeId, SignedRecord | undefined>();
     const invalid: NodeId[] = [];
     const errors = new Map<ErrorCode, number>();
@@ -626,7 +763,8 @@ export class BftkvClient {
           if (c === 'invalid') invalid.push(o.peer.id);
           if (c !== 'valid') failures++;
           if (c === 'valid' && before !== undefined) checkAgainst(before);
-          return answers.size >= qs.kvQuorum || peers.length - failures < needed;
+          if (answers.size >= qs.kvQuorum || peers.length - failures < needed) return true;
+          return c === 'valid' ? false : 'failed';
         },
         (o) => {
           // Late answers still feed the equivocation check.
@@ -643,6 +781,7 @@ export class BftkvClient {
             }
           }
         },
+        round === 0 ? fastPath : undefined,
       );
     }
     // Proofs found during the read are published whatever the outcome: the revocation must spread even
@@ -678,6 +817,7 @@ export class BftkvClient {
       if (conflicting)
         throw new ProtocolError('equivocation', 'conflicting records at the latest timestamp', latest.t);
     }
+    if (latest !== undefined) this.rememberTimestamp(x, latest.t);
     const answeredBy = [...answers.keys()];
     let writtenBackTo: NodeId[] = [];
     if (latest !== undefined && options.skipWriteBack !== true) {

@@ -13,10 +13,16 @@ import { withDeadline } from '../env/clock.js';
 import { sample, type Random } from '../env/random.js';
 import { SIGNATURE_BYTES, sign, type SigningKey } from '../crypto/ed25519.js';
 import { LIMITS, SEALED_TIMESTAMP } from '../limits.js';
-import { DEFAULT_QUORUM_OPTIONS, QuorumCache, type QuorumOptions } from '../quorum/quorum-system.js';
+import {
+  DEFAULT_QUORUM_OPTIONS,
+  kvQuorumSize,
+  preferenceOrder,
+  QuorumCache,
+  type QuorumOptions,
+} from '../quorum/quorum-system.js';
 import { recordKey, recordPrefix, type Storage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
-import type { Certificate, NodeId } from '../trust/certificate.js';
+import { verifySelfSignature, type Certificate, type NodeId } from '../trust/certificate.js';
 import type { TrustGraph } from '../trust/graph.js';
 import { accusedOf, verifyRevocationProof, type RevocationProof } from '../trust/revocation.js';
 import { ackStatement, signerStatement, valueDigest } from '../trust/statements.js';
@@ -331,12 +337,9 @@ export class BftkvServer {
     if (rec.t === 0n) throw new ProtocolError('invalidTimestamp', 'timestamp 0 is reserved');
     if (this.graph.isRevoked(rec.writer.id)) throw new ProtocolError('revoked', 'writer is revoked');
     await this.refuseIdentityConflict(rec.writer);
-    const w = verifyWriter(rec);
-    if (!w.ok)
-      throw new ProtocolError(
-        w.reason === 'bad-certificate' ? 'badCertificate' : 'badSignature',
-        'writer signature does not verify',
-      );
+    // The writer's signature is covered by the collective signature checked below (verify.ts verifyRecord).
+    if (!verifySelfSignature(rec.writer))
+      throw new ProtocolError('badCertificate', 'writer certificate does not verify');
     const digest = valueDigest(rec.v);
     const signAck = () => (ack ? sign(this.deps.key, ackStatement(rec.x, rec.t, digest)) : undefined);
     return this.locks.run(toHex(rec.x), async () => {
@@ -367,6 +370,10 @@ export class BftkvServer {
       const qs = this.quorums.get();
       if (!checkCollectiveSignature(qs, this.graph, rec, digest)) {
         this.keepEvidence(evidenceKey, rec);
+        // Sent straight by a writer (not gossiped, so it is forwarded once): pass it on to the nodes at the
+        // head of x's preference order, which hold the sufficient record if one exists, so that an
+        // equivocating writer that split its records between KV nodes meets both at one of them.
+        if (ack && rec.signatures.some((s) => qs.cliqueOf(s.signer) !== undefined)) this.enqueueGossip(rec);
         throw new ProtocolError(
           'insufficientSignatures',
           'collective signature is not sufficient for every quorum clique',
@@ -484,8 +491,11 @@ export class BftkvServer {
   }
 
   /**
-   * One gossip round (payment note §2.1): queued records go to `gossipFanout` random KV peers, queued
-   * revocation proofs to every known server. Best effort: safety never depends on it.
+   * One gossip round (payment note §2.1): each queued record goes to the KV nodes at the head of its
+   * variable's preference order (quorum-system.ts preferenceOrder: where writers store it and readers look
+   * first; at most `gossipFanout`), so a node that missed a write is repaired without every KV node
+   * verifying every record; queued revocation proofs go to every known server. Best effort: safety never
+   * depends on it.
    */
   async gossipRound(signal?: AbortSignal): Promise<void> {
     if (this.gossipRecords.length === 0 && this.gossipProofs.length === 0) return;
@@ -495,7 +505,7 @@ export class BftkvServer {
     const servers = this.graph
       .certificates()
       .filter((c) => c.id !== this.id && c.body.address !== '' && this.graph.isEligible(c.id));
-    const kvPeers = servers.filter((c) => qs.cliqueOf(c.id) === undefined);
+    const kvPeers = new Map(servers.filter((c) => qs.cliqueOf(c.id) === undefined).map((c) => [c.id, c]));
     const sends: Array<Promise<void>> = [];
     const send = (peer: Certificate, payload: Uint8Array) => {
       this.stats.gossipSent++;
@@ -509,8 +519,21 @@ export class BftkvServer {
       );
     };
     if (records.length > 0) {
-      const payload = encodeRequest({ kind: 'gossip', records, proofs: [] });
-      for (const peer of sample(this.deps.random, kvPeers, this.options.gossipFanout)) send(peer, payload);
+      // The KV set as writers see it: the known servers outside every clique, this node included.
+      const kvSet = [...kvPeers.keys()];
+      if (qs.cliqueOf(this.id) === undefined) kvSet.push(this.id);
+      const targets = Math.min(this.options.gossipFanout, kvQuorumSize(kvSet.length).q);
+      const batches = new Map<NodeId, SignedRecord[]>();
+      for (const rec of records) {
+        for (const id of preferenceOrder(kvSet, rec.x).slice(0, targets)) {
+          if (id === this.id || !kvPeers.has(id)) continue;
+          const batch = batches.get(id) ?? [];
+          batch.push(rec);
+          batches.set(id, batch);
+        }
+      }
+      for (const [id, batch] of batches)
+        send(kvPeers.get(id)!, encodeRequest({ kind: 'gossip', records: batch, proofs: [] }));
     }
     if (proofs.length > 0) {
       const payload = encodeRequest({ kind: 'gossip', records: [], proofs });

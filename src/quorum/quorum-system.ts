@@ -13,6 +13,8 @@
  *   and q ≤ N − f keeps the system available with f nodes down (dissemination quorums: records are
  *   self-verifying, so one honest node in the intersection suffices).
  */
+import { utf8 } from '../codec/bytes.js';
+import { sha256 } from '../crypto/hash.js';
 import { LIMITS } from '../limits.js';
 import type { NodeId } from '../trust/certificate.js';
 import { CliqueLimitError, getQuorumCliques, type DirectedGraph } from '../trust/cliques.js';
@@ -170,4 +172,21 @@ export class QuorumCache {
     }
     return this.cached.qs;
   }
+}
+
+const PREFERENCE_TAG = utf8('bftkv/kv-preference/v1');
+
+/**
+ * Rendezvous (highest-random-weight) order of `nodes` for variable `x`: sorted by SHA-256(x ‖ id), so every
+ * node that sees the same KV set agrees on it without coordination. Writers store x on the first q nodes of
+ * this order, readers ask the same ones first and gossip repairs them, so in the fault-free case each
+ * record is verified and stored by q KV nodes, not all N (any q nodes still intersect the writer's in f+1).
+ */
+export function preferenceOrder(nodes: readonly NodeId[], x: Uint8Array): NodeId[] {
+  const weighted = nodes.map((id) => {
+    const h = sha256(PREFERENCE_TAG, x, utf8(id));
+    return { id, w: new DataView(h.buffer, h.byteOffset, 8).getBigUint64(0) };
+  });
+  weighted.sort((a, b) => (a.w > b.w ? -1 : a.w < b.w ? 1 : a.id < b.id ? -1 : 1));
+  return weighted.map((e) => e.id);
 }
