@@ -10,7 +10,7 @@
 import { ByteReader, ByteWriter, bytesEqual, CodecError, toHex } from '../codec/bytes.js';
 import type { Clock } from '../env/clock.js';
 import { withDeadline } from '../env/clock.js';
-import { sample, type Random } from '../env/random.js';
+import type { Random } from '../env/random.js';
 import { SIGNATURE_BYTES, sign, type SigningKey } from '../crypto/ed25519.js';
 import { LIMITS, SEALED_TIMESTAMP } from '../limits.js';
 import {
