@@ -3,7 +3,8 @@
  *
  *   DIR/key          32-byte Ed25519 seed, mode 0600 (the directory is 0700)
  *   DIR/cert         the encoded certificate (trust/certificate.ts), with the certifications collected so far
- *   DIR/config.json  { "uid": …, "address": "tcp://127.0.0.1:PORT" } (address "" for a pure client)
+ *   DIR/config.json  { "uid": …, "address": "tcp://127.0.0.1:PORT" } (address "" for a pure client),
+ *                    optionally "http": "host:port" and "limits": { … } (node/config.ts, docs/OPERATIONS.md)
  *
  * `initIdentity` never overwrites an existing key; every failure is an IdentityError naming the file.
  */
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { SEED_BYTES, signingKeyFromSeed, type SigningKey } from '../crypto/ed25519.js';
 import { secureRandom, type Random } from '../env/random.js';
 import { parseAddress } from '../transport/tls.js';
+import { checkHttpSetting, parseNodeLimits, type NodeLimits } from './config.js';
 import {
   createCertificate,
   decodeCertificate,
@@ -42,7 +44,13 @@ export interface NodeConfig {
   readonly uid: string;
   /** `tcp://host:port` the node listens on; "" for a client that is never contacted. */
   readonly address: string;
+  /** `host:port` of the health and metrics HTTP listener; absent or "" for none. */
+  readonly http?: string;
+  /** Overrides of DEFAULT_NODE_LIMITS (node/config.ts), key by key. */
+  readonly limits?: Partial<NodeLimits>;
 }
+
+const CONFIG_KEYS = ['uid', 'address', 'http', 'limits'];
 
 export interface Identity {
   readonly dir: string;
@@ -66,6 +74,21 @@ function checkAddress(address: string, file: string): void {
     );
 }
 
+/** The operational settings (`http`, `limits`) as given, validated; absent ones stay absent. */
+function checkSettings(
+  settings: { http?: unknown; limits?: unknown },
+  file: string,
+): Pick<NodeConfig, 'http' | 'limits'> {
+  try {
+    return {
+      ...(settings.http === undefined ? {} : { http: checkHttpSetting(settings.http) }),
+      ...(settings.limits === undefined ? {} : { limits: parseNodeLimits(settings.limits) }),
+    };
+  } catch (error) {
+    throw new IdentityError(describe(error), file, { cause: error });
+  }
+}
+
 /** Writes `bytes` to `file` atomically (temporary file + rename) with `mode`. */
 async function writeAtomic(file: string, bytes: Uint8Array | string, mode: number): Promise<void> {
   const tmp = `${file}.tmp`;
@@ -84,11 +107,18 @@ async function writeAtomic(file: string, bytes: Uint8Array | string, mode: numbe
  */
 export async function initIdentity(
   dir: string,
-  options: { uid: string; address?: string; random?: Random },
+  options: {
+    uid: string;
+    address?: string;
+    http?: string;
+    limits?: Partial<NodeLimits>;
+    random?: Random;
+  },
 ): Promise<Identity> {
   const address = options.address ?? '';
   const keyFile = join(dir, KEY_FILE);
   checkAddress(address, join(dir, CONFIG_FILE));
+  const settings = checkSettings(options, join(dir, CONFIG_FILE));
   const seed = (options.random ?? secureRandom).bytes(SEED_BYTES);
   const key = signingKeyFromSeed(seed);
   let certificate: Certificate;
@@ -124,7 +154,7 @@ export async function initIdentity(
     );
   }
   await saveCertificate(dir, certificate);
-  const config: NodeConfig = { uid: options.uid, address };
+  const config: NodeConfig = { uid: options.uid, address, ...settings };
   await writeAtomic(join(dir, CONFIG_FILE), `${JSON.stringify(config, null, 2)}\n`, 0o600);
   return { dir, id: certificate.id, key, certificate, config };
 }
@@ -159,13 +189,17 @@ async function readConfig(file: string): Promise<NodeConfig> {
   } catch (error) {
     throw new IdentityError(`cannot read JSON: ${describe(error)}`, file, { cause: error });
   }
-  if (typeof parsed !== 'object' || parsed === null) throw new IdentityError('expected a JSON object', file);
-  const { uid, address } = parsed as Record<string, unknown>;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new IdentityError('expected a JSON object', file);
+  for (const key of Object.keys(parsed))
+    if (!CONFIG_KEYS.includes(key))
+      throw new IdentityError(`unknown key ${JSON.stringify(key)} (known: ${CONFIG_KEYS.join(', ')})`, file);
+  const { uid, address, http, limits } = parsed as Record<string, unknown>;
   if (typeof uid !== 'string' || uid === '')
     throw new IdentityError('uid: expected a non-empty string', file);
   if (typeof address !== 'string') throw new IdentityError('address: expected a string', file);
   checkAddress(address, file);
-  return { uid, address };
+  return { uid, address, ...checkSettings({ http, limits }, file) };
 }
 
 /** Loads the identity in `dir`, checking that key, certificate and config agree. */

@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   insufficientResponses: 16,
   unavailable: 17,
   invalidTimestamp: 18,
+  /** The node is at its concurrent-request limit (docs/OPERATIONS.md); the request was not processed. */
+  busy: 19,
+  /** The sender is over its request rate at this node (docs/OPERATIONS.md); the request was not processed. */
+  rateLimited: 20,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -74,6 +74,20 @@ export type Response =
 const COMMANDS = { time: 1, sign: 2, write: 3, read: 4, join: 5, leave: 6, gossip: 7 } as const;
 const RESPONSE_OK = 0;
 const RESPONSE_ERROR = 0xff;
+const KIND_BY_COMMAND = new Map<number, Request['kind']>(
+  Object.entries(COMMANDS).map(([kind, command]) => [command, kind as Request['kind']]),
+);
+
+/** The kind of an encoded request from its command byte alone, undefined when unknown (metrics, no decode). */
+export function requestKindOf(payload: Uint8Array): Request['kind'] | undefined {
+  return payload.length === 0 ? undefined : KIND_BY_COMMAND.get(payload[0]!);
+}
+
+/** The code of an encoded error response, undefined for anything else (metrics, no full decode). */
+export function responseErrorCodeOf(response: Uint8Array): ErrorCode | undefined {
+  if (response.length < 3 || response[0] !== RESPONSE_ERROR) return undefined;
+  return errorCodeOf((response[1]! << 8) | response[2]!);
+}
 
 function writeRecord(w: ByteWriter, r: SignedRecord): void {
   w.bytes(r.x).u64(r.t).bytes(r.v);

@@ -73,6 +73,13 @@ export function prefixUpperBound(prefix: Uint8Array): Uint8Array | undefined {
   return out;
 }
 
+/** Sizes reported by LmdbStorage.stats(). */
+export interface LmdbStats {
+  readonly entries: Readonly<Record<Namespace, number>>;
+  readonly usedBytes: number;
+  readonly mapSizeBytes: number;
+}
+
 export class LmdbStorage implements Storage {
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -212,6 +219,22 @@ export class LmdbStorage implements Storage {
       return out;
     } catch (error) {
       throw wrap('scan', error);
+    }
+  }
+
+  /**
+   * Entries per namespace and the environment's size (metrics). Cheap: LMDB keeps these counts in its page
+   * headers, nothing is scanned. `usedBytes` is the part of the map in use (last page + 1) × page size.
+   */
+  stats(): LmdbStats {
+    if (this.closed) throw new StorageError('storage is closed');
+    try {
+      const env = this.root.getStats() as { pageSize: number; lastPageNumber: number; mapSize: number };
+      const entries = {} as Record<Namespace, number>;
+      for (const [ns, db] of this.dbs) entries[ns] = (db.getStats() as { entryCount: number }).entryCount;
+      return { entries, usedBytes: (env.lastPageNumber + 1) * env.pageSize, mapSizeBytes: env.mapSize };
+    } catch (error) {
+      throw wrap('stats', error);
     }
   }
 

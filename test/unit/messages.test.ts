@@ -16,6 +16,8 @@ import {
   encodeRecord,
   encodeRequest,
   encodeResponse,
+  requestKindOf,
+  responseErrorCodeOf,
   type MemberSignature,
   type Request,
   type Response,
@@ -211,6 +213,22 @@ void test('round trips every error code', () => {
   // An unknown error number is read as 'malformed', not thrown.
   const unknown = new ByteWriter().u8(0xff).u16(999).string('?').u64(0n).finish();
   assert.equal((decodeResponse('time', unknown) as { code: ErrorCode }).code, 'malformed');
+});
+
+void test('peeks the request kind and the response error code without decoding (metrics)', () => {
+  assert.deepEqual(
+    requests.map((r) => requestKindOf(encodeRequest(r))),
+    requests.map((r) => r.kind),
+  );
+  assert.equal(requestKindOf(new Uint8Array(0)), undefined);
+  assert.equal(requestKindOf(Uint8Array.of(99)), undefined);
+  for (const code of Object.keys(ERROR_CODES) as ErrorCode[]) {
+    const res: Response = { kind: 'error', code, message: code, timestamp: 0n };
+    assert.equal(responseErrorCodeOf(encodeResponse(res)), code);
+  }
+  for (const [, res] of responses)
+    if (res.kind !== 'error') assert.equal(responseErrorCodeOf(encodeResponse(res)), undefined);
+  assert.equal(responseErrorCodeOf(Uint8Array.of(0xff)), undefined);
 });
 
 void test('encodes every error message so that it decodes (text bounded in UTF-8 bytes)', () => {

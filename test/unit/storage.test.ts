@@ -96,6 +96,29 @@ void describe('LmdbStorage specifics', () => {
     }
   });
 
+  void test('stats count entries per namespace and the pages in use; refused once closed', async () => {
+    const dir = await tempDir();
+    const s = await LmdbStorage.open(join(dir, 'node'));
+    try {
+      const before = s.stats();
+      assert.deepEqual(before.entries, { record: 0, signed: 0, cert: 0, revoked: 0, meta: 0 });
+      assert.ok(before.usedBytes > 0 && before.usedBytes <= before.mapSizeBytes);
+      const value = new Uint8Array(64 * 1024);
+      await s.write([
+        { ns: 'record', key: Uint8Array.of(1), value },
+        { ns: 'record', key: Uint8Array.of(2), value },
+        { ns: 'meta', key: Uint8Array.of(1), value: Uint8Array.of(1) },
+      ]);
+      const after = s.stats();
+      assert.deepEqual(after.entries, { record: 2, signed: 0, cert: 0, revoked: 0, meta: 1 });
+      assert.ok(after.usedBytes >= before.usedBytes + 2 * value.length, `${after.usedBytes}`);
+    } finally {
+      await s.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.throws(() => s.stats(), StorageError);
+  });
+
   void test('keys LMDB cannot hold (empty, longer than MAX_KEY_BYTES) reject the whole batch', async () => {
     const dir = await tempDir();
     const s = await LmdbStorage.open(join(dir, 'node'));
