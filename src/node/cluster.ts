@@ -42,6 +42,8 @@ export interface ClusterNodeInfo {
   readonly address: string;
   readonly dir: string;
   readonly pid: number;
+  /** host:port of the node's /livez, /readyz and /metrics listener (docs/OPERATIONS.md). */
+  readonly http?: string;
 }
 
 export interface ClusterInfo {
@@ -163,13 +165,16 @@ async function provision(dir: string, topology: TopologyName): Promise<void> {
   const names = loopbackTopology(topology, new Map()).nodes.filter((n) => n.role !== 'client');
   // A fixed loopback port per server (the address is part of the certificate).
   const ports = new Map<string, number>();
+  const httpPorts = new Map<string, number>();
   for (const n of names) ports.set(n.name, await freePort());
+  for (const n of names) httpPorts.set(n.name, await freePort());
   const desc = loopbackTopology(topology, ports);
 
   const identities = new Map<string, Identity>();
   for (const n of desc.nodes) {
     const home = n.role === 'client' ? join(dir, n.name) : join(dir, 'nodes', n.name);
-    identities.set(n.name, await initIdentity(home, { uid: n.uid, address: n.address }));
+    const http = n.role === 'client' ? {} : { http: `127.0.0.1:${httpPorts.get(n.name)!}` };
+    identities.set(n.name, await initIdentity(home, { uid: n.uid, address: n.address, ...http }));
   }
   // Certifications (every one over the bare certificate; the statement covers id, key and uid).
   const certs = new Map<string, Certificate>();
@@ -208,6 +213,7 @@ async function provision(dir: string, topology: TopologyName): Promise<void> {
         address: n.address,
         dir: identity.dir,
         pid: 0,
+        ...(identity.config.http === undefined ? {} : { http: identity.config.http }),
       };
     }),
   };
@@ -260,7 +266,9 @@ async function restartCluster(
 function spawnNode(n: ClusterNodeInfo, exited: Map<string, number | null>): number {
   const logFd = openSync(join(n.dir, 'log'), 'a', 0o600);
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--dir', n.dir], {
+    // BFTKV_NODE_ARGS: extra Node.js options for every node process (profiling: --cpu-prof …).
+    const extra = (process.env.BFTKV_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, [...extra, '--import', 'tsx', MAIN, '--dir', n.dir], {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', logFd, logFd],

@@ -1,0 +1,185 @@
+/**
+ * The cluster benchmark: a real multi-process cluster on loopback (src/node/cluster.ts: one process per
+ * server, LMDB, TLS), driven by C concurrent clients in this process over one shared TLS transport.
+ *
+ *   npm run bench -- [--topology small|reference] [--clients 1,16] [--seconds S] [--keys K] [--json]
+ *
+ * For each client count: a write phase (each client rewrites its own K keys in turn; they were written
+ * once before measuring, so a write is the steady-state update: sign + store, the time phase skipped for a
+ * variable the client knows), then a read phase over the same keys, then a write phase on fresh keys
+ * (time + sign + store). Each phase runs for S seconds after a one-second warm-up. One JSON line per
+ * measurement: throughput, latency p50/p99, and CPU milliseconds per operation summed over every process
+ * (all node processes from /proc/PID/stat, plus this one), i.e. what the operation costs the machine.
+ * Bounded: the number of clients, the duration of each phase and every request's deadline.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { utf8 } from '../src/codec/bytes.js';
+import { systemClock } from '../src/env/clock.js';
+import { secureRandom } from '../src/env/random.js';
+import { loadIdentity, readCertificateFile } from '../src/node/identity.js';
+import { certificateFiles, clusterDown, clusterUp, type ClusterInfo } from '../src/node/cluster.js';
+import { BftkvClient } from '../src/protocol/client.js';
+import { TlsTransport } from '../src/transport/tls.js';
+import { isTopologyName } from '../src/topology/topology.js';
+
+const { values } = parseArgs({
+  options: {
+    topology: { type: 'string', default: 'reference' },
+    clients: { type: 'string', default: '1,16' },
+    seconds: { type: 'string', default: '5' },
+    keys: { type: 'string', default: '20' },
+    json: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+const topology = values.topology;
+if (!isTopologyName(topology)) throw new RangeError(`--topology: small or reference, got ${topology}`);
+const clientCounts = values.clients.split(',').map((s) => Number.parseInt(s, 10));
+if (clientCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 64))
+  throw new RangeError('--clients: a comma-separated list of integers in 1..64');
+const seconds = Number(values.seconds);
+if (!(seconds > 0 && seconds <= 120)) throw new RangeError('--seconds: in (0, 120]');
+const keys = Number.parseInt(values.keys, 10);
+if (!(keys >= 1 && keys <= 10_000)) throw new RangeError('--keys: in 1..10000');
+
+const TICKS_PER_SECOND = 100; // Linux USER_HZ
+
+interface Cpu {
+  user: number;
+  system: number;
+}
+
+/** User and system CPU time of a process, in milliseconds (Linux /proc/PID/stat utime, stime). */
+function processCpu(pid: number): Cpu {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    user: (Number(fields[11]) * 1000) / TICKS_PER_SECOND,
+    system: (Number(fields[12]) * 1000) / TICKS_PER_SECOND,
+  };
+}
+
+/** CPU time of every node process and of this one (the clients). */
+function clusterCpu(info: ClusterInfo): Cpu {
+  const own = process.cpuUsage();
+  const total = { user: own.user / 1000, system: own.system / 1000 };
+  for (const n of info.nodes) {
+    const c = processCpu(n.pid);
+    total.user += c.user;
+    total.system += c.system;
+  }
+  return total;
+}
+
+function emit(line: Record<string, unknown>): void {
+  if (values.json) process.stdout.write(`${JSON.stringify(line)}\n`);
+  else
+    process.stdout.write(
+      `${String(line.op).padEnd(10)} clients ${String(line.clients).padStart(2)}: ${String(line.opsPerSec).padStart(6)} ops/s  p50 ${line.p50Ms} ms  p99 ${line.p99Ms} ms  CPU ${line.cpuMsPerOp} ms/op  (${line.ops} ops, ${line.errors} errors)\n`,
+    );
+}
+
+async function phase(
+  info: ClusterInfo,
+  op: string,
+  clients: readonly BftkvClient[],
+  run: (client: BftkvClient, c: number, i: number) => Promise<unknown>,
+): Promise<void> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: unknown;
+  const loop = async (client: BftkvClient, c: number, until: number, record: boolean) => {
+    for (let i = 0; performance.now() < until; i++) {
+      const s = performance.now();
+      try {
+        await run(client, c, i);
+        if (record) latencies.push(performance.now() - s);
+      } catch (error) {
+        if (record) errors++;
+        firstError ??= error;
+      }
+    }
+  };
+  await Promise.all(clients.map((cl, c) => loop(cl, c, performance.now() + 1000, false)));
+  const cpu0 = clusterCpu(info);
+  const own0 = process.cpuUsage();
+  const t0 = performance.now();
+  await Promise.all(clients.map((cl, c) => loop(cl, c, t0 + seconds * 1000, true)));
+  const wallMs = performance.now() - t0;
+  const cpu1 = clusterCpu(info);
+  const own = process.cpuUsage(own0);
+  const cpuMs = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
+  const perOp = (ms: number) => (latencies.length === 0 ? null : Number((ms / latencies.length).toFixed(2)));
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    latencies.length === 0
+      ? null
+      : Number(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(2));
+  emit({
+    bench: 'cluster',
+    topology,
+    op,
+    clients: clients.length,
+    ops: latencies.length,
+    errors,
+    opsPerSec: Math.round((latencies.length / wallMs) * 1000),
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    cpuMsPerOp: perOp(cpuMs),
+    systemCpuMsPerOp: perOp(cpu1.system - cpu0.system),
+    clientCpuMsPerOp: perOp((own.user + own.system) / 1000),
+    cpuUtilization: Number((cpuMs / wallMs).toFixed(2)),
+    ...(firstError === undefined ? {} : { firstError: String(firstError) }),
+  });
+}
+
+const dir = await mkdtemp(join(tmpdir(), 'bftkv-bench-'));
+let transport: TlsTransport | undefined;
+try {
+  const started = performance.now();
+  const info = await clusterUp(dir, topology);
+  if (!values.json)
+    process.stdout.write(
+      `${topology}: ${info.nodes.length} node processes up in ${Math.round(performance.now() - started)} ms\n`,
+    );
+  const identity = await loadIdentity(info.client.dir);
+  const certs = await Promise.all((await certificateFiles(dir)).map((f) => readCertificateFile(f)));
+  transport = new TlsTransport({ key: identity.key, clock: systemClock, random: secureRandom });
+  const t = transport;
+  const makeClient = () => {
+    const client = new BftkvClient({
+      key: identity.key,
+      certificate: identity.certificate,
+      clock: systemClock,
+      random: secureRandom,
+      transport: t,
+    });
+    client.graph.addCertificates(certs);
+    return client;
+  };
+  let fresh = 0;
+  for (const count of clientCounts) {
+    const clients = Array.from({ length: count }, makeClient);
+    const key = (c: number, i: number) => utf8(`bench/${count}/${c}/${i % keys}`);
+    // Every key exists (and each client knows its timestamp) before the update phase.
+    await Promise.all(
+      clients.map(async (cl, c) => {
+        for (let i = 0; i < keys; i++) await cl.write(key(c, i), utf8('initial'));
+      }),
+    );
+    await phase(info, 'write', clients, (cl, c, i) => cl.write(key(c, i), utf8(`value-${c}-${i}`)));
+    await phase(info, 'read', clients, (cl, c, i) => cl.read(key(c, i)));
+    await phase(info, 'write-new', clients, (cl, c) =>
+      cl.write(utf8(`bench/new/${count}/${c}/${fresh++}`), utf8('fresh')),
+    );
+  }
+} finally {
+  await transport?.close();
+  await clusterDown(dir).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+}
