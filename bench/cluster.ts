@@ -76,11 +76,12 @@ function clusterCpu(info: ClusterInfo): Cpu {
   return total;
 }
 
-function emit(line: Record<string, unknown>): void {
+function emit(line: Record<string, string | number | null>): void {
+  const f = (k: string) => String(line[k]);
   if (values.json) process.stdout.write(`${JSON.stringify(line)}\n`);
   else
     process.stdout.write(
-      `${String(line.op).padEnd(10)} clients ${String(line.clients).padStart(2)}: ${String(line.opsPerSec).padStart(6)} ops/s  p50 ${line.p50Ms} ms  p99 ${line.p99Ms} ms  CPU ${line.cpuMsPerOp} ms/op  (${line.ops} ops, ${line.errors} errors)\n`,
+      `${f('op').padEnd(10)} clients ${f('clients').padStart(2)}: ${f('opsPerSec').padStart(6)} ops/s  p50 ${f('p50Ms')} ms  p99 ${f('p99Ms')} ms  CPU ${f('cpuMsPerOp')} ms/op  (${f('ops')} ops, ${f('errors')} errors)\n`,
     );
 }
 
@@ -134,7 +135,9 @@ async function phase(
     systemCpuMsPerOp: perOp(cpu1.system - cpu0.system),
     clientCpuMsPerOp: perOp((own.user + own.system) / 1000),
     cpuUtilization: Number((cpuMs / wallMs).toFixed(2)),
-    ...(firstError === undefined ? {} : { firstError: String(firstError) }),
+    ...(firstError === undefined
+      ? {}
+      : { firstError: firstError instanceof Error ? firstError.message : JSON.stringify(firstError) }),
   });
 }
 
