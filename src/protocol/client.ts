@@ -183,8 +183,8 @@ export class BftkvClient {
    * With `first`, only those peers are asked at once (the fast path: exactly the nodes a phase needs);
    * the others are asked as soon as one outcome fails (a transport error, an error answer, or `onOutcome`
    * returning 'failed' for an invalid answer), when every first peer answered without finishing, or after
-   * `hedgeMs`. Peers whose requests failed at the transport are suspected for a while and left out of
-   * later fast paths.
+   * `hedgeMs`. Peers whose requests failed at the transport, or that had not answered when the hedge
+   * delay expired, are suspected for a while and left out of later fast paths (an answer clears that).
    */
   private gather(
     peers: readonly Certificate[],
@@ -206,6 +206,7 @@ export class BftkvClient {
       const deadline = withDeadline(this.deps.clock, this.options.phaseTimeoutMs, signal, (s) => {
         let finish: () => void = () => undefined;
         const finished = new Promise<void>((r) => (finish = r));
+        const pending = new Set<NodeId>();
         const escalate = () => {
           if (escalated || settled) return;
           escalated = true;
@@ -219,8 +220,10 @@ export class BftkvClient {
         };
         const ask = (peer: Certificate) => {
           outstanding++;
+          pending.add(peer.id);
           void this.requestOutcome(peer, req.kind, payload, s).then((o) => {
             outstanding--;
+            pending.delete(peer.id);
             if (settled) {
               if (onLate !== undefined && !('error' in o && o.error instanceof AbortedError)) onLate(o);
             } else {
@@ -243,7 +246,15 @@ export class BftkvClient {
         };
         for (const peer of initial) ask(peer);
         if (initial.length === 0) escalate();
-        if (!escalated) this.deps.clock.sleep(this.options.hedgeMs, s).then(escalate, () => undefined);
+        if (!escalated)
+          this.deps.clock.sleep(this.options.hedgeMs, s).then(
+            () => {
+              if (escalated || settled) return;
+              for (const id of pending) this.suspect(id);
+              escalate();
+            },
+            () => undefined,
+          );
         return finished;
       });
       deadline.then(
