@@ -518,6 +518,10 @@ export class BftkvClient {
         if (a <= reference + LIMITS.timestampStepMax && a !== SEALED_TIMESTAMP && a > t) t = a;
     }
     if (t + 1n >= SEALED_TIMESTAMP) throw new ProtocolError('invalidTimestamp', 'timestamp space exhausted');
+    // Reserved in the same synchronous step that read `lastUsed`: another write of x by this client whose
+    // time phase ends in the same tick (answers multiplexed on one connection) must not pick this t too,
+    // or the two signings would be writer equivocation and get this client revoked.
+    this.rememberTimestamp(x, t + 1n);
     return t + 1n;
   }
 

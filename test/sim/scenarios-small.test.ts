@@ -10,7 +10,10 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { utf8 } from '../../src/codec/bytes.js';
 import { SEALED_TIMESTAMP } from '../../src/limits.js';
+import { BftkvClient } from '../../src/protocol/client.js';
+import { decodeRequest } from '../../src/protocol/messages.js';
 import { verifyRecord } from '../../src/protocol/verify.js';
+import type { Transport } from '../../src/transport/transport.js';
 import type { NodeId } from '../../src/trust/certificate.js';
 import {
   equivocate,
@@ -37,6 +40,27 @@ import {
   serverSideClient,
 } from './scenario-kit.js';
 import { smallTopology } from './topology.js';
+
+/**
+ * Holds the first `n` answers to 'time' requests until all `n` are waiting, then resolves them in one
+ * synchronous step; later answers pass through (a write that lost the race retries).
+ */
+function timeAnswersInOneTick(inner: Transport, n: number): Transport {
+  let held: Array<() => void> | undefined = [];
+  return {
+    request: async (peer, address, payload, signal) => {
+      const response = await inner.request(peer, address, payload, signal);
+      if (held === undefined || decodeRequest(payload).kind !== 'time') return response;
+      const waiting = held;
+      return new Promise<Uint8Array>((resolve) => {
+        waiting.push(() => resolve(response));
+        if (waiting.length < n) return;
+        held = undefined;
+        for (const release of waiting) release();
+      });
+    },
+  };
+}
 
 const SIGNERS = ['c01', 'c02', 'c03', 'c04'];
 const KV = ['rw01', 'rw02', 'rw03', 'rw04'];
@@ -85,6 +109,33 @@ void describe('scenarios on the small topology (n = 4, b = 1, N = 4, f = 1)', ()
       }
     }
     assert.deepEqual(revocationLog(cluster), [], 'honest writers are never revoked');
+  });
+
+  void test('one client writing one key concurrently never signs two values at one timestamp, even when the time answers arrive in one tick', async () => {
+    // Over TLS the answers of concurrent requests share one connection per peer and can be decoded in one
+    // read: both writes' time phases then end in the same tick. The simulator delivers one answer per
+    // event, so this transport holds the time answers and hands them over together.
+    const cluster = await start('concurrent-same-client');
+    const u01 = cluster.identity('u01');
+    const writes = 2;
+    const client = new BftkvClient({
+      key: u01.key,
+      certificate: u01.cert,
+      clock: cluster.sim.clock,
+      random: cluster.random.fork('client/u01/batched'),
+      transport: timeAnswersInOneTick(cluster.net.transportFor(u01.id), writes * SIGNERS.length),
+    });
+    client.graph.addCertificates([...cluster.ids.values()].map((i) => i.cert));
+    const x = utf8('alice@example.com/same-client');
+    const results = await cluster.run(() =>
+      Promise.all(Array.from({ length: writes }, (_, i) => client.write(x, utf8(`value ${i}`)))),
+    );
+    const ts = results.map((r) => r.t);
+    assert.equal(new Set(ts).size, ts.length, `one timestamp per write: ${ts.join(',')}`);
+    assert.deepEqual(revocationLog(cluster), [], 'an honest client is never revoked');
+    const last = results.reduce((a, b) => (b.t > a.t ? b : a));
+    const r = await read(cluster, 'u02', x);
+    assert.deepEqual({ t: r.t, v: r.v }, { t: last.t, v: `value ${results.indexOf(last)}` });
   });
 
   void test('TOFU: the owner UID writes from either certified device; uncertified u04 and other-UID u11 are refused', async () => {
