@@ -7,20 +7,30 @@
  * one-way delay, 1 % loss); nodes are cut off and healed; reads and writes must stay correct, and once
  * healed complete (test/netns/scenario.ts lists the phases and checks). Needs root; exits 1 otherwise.
  *
- *   ns PREFIX-c01 … PREFIX-rw04        ns PREFIX-client            (PREFIX = bftkv-XXXXXX, random)
- *   ┌──────────────────┐               ┌────────────────────┐
- *   │ node main.ts     │               │ scenario.ts        │
- *   │ eth0 10.N.1.H:7000│              │ eth0 10.N.1.18     │      H = 10..17 (c01..c04, rw01..rw04)
- *   └───────┬──────────┘               └─────────┬──────────┘
- *           │ veth   (netem on eth0 egress)       │ veth
- *   ┌───────┴─────────────────────────────────────┴──────────┐
- *   │ ns PREFIX-sw: p-c01 … p-rw04, p-client in bridge br0   │  a cut = `ip link set p-NAME down` here
- *   └────────────────────────────────────────────────────────┘
+ *   8 server namespaces PREFIX-c01 .. PREFIX-rw04           client namespace PREFIX-client
+ *   +---------------------------+                           +---------------------------+
+ *   | node src/node/main.ts     |  H = 10..17               | scenario.ts (the client)  |
+ *   | eth0 10.N.1.H, port 7000  |  (c01..c04, rw01..rw04)   | eth0 10.N.1.18            |
+ *   +-------------+-------------+                           +-------------+-------------+
+ *                 | veth  (netem on each eth0's egress)                     | veth
+ *   +-------------+---------------------------------------------------------+-------------+
+ *   | switch namespace PREFIX-sw: bridge br0 with p-c01 .. p-rw04, p-client                |
+ *   | cut a host off: `ip -n PREFIX-sw link set p-NAME down` (its eth0 loses carrier)      |
+ *   +-------------------------------------------------------------------------------------+
+ *   PREFIX = bftkv-XXXXXX (random); N = the first of 213..216 that the root namespace does not use.
  *
  * Without sch_netem in the kernel (--impair auto picks it when present), each eth0 carries 10.N.0.H only,
  * as the underlay of a VXLAN overlay vx0 that holds the cluster address 10.N.1.H, and test/netns/relay.ts
  * (in the switch namespace, 10.N.0.254) switches the overlay's frames with the same delay and loss.
- * The test prints which mode it used. N is the first of 213..216 that the root namespace does not use.
+ * The test prints which mode it used.
+ *
+ * Checked (one named line each in the output; test/netns/scenario.ts has the phases): the impairment is in
+ * effect (TCP connect RTT to every server ≥ 2·(delay − jitter), median ≥ 2·delay − jitter); with rw02 cut,
+ * then rw02 and c02 cut, every write is acknowledged (without them) and every read returns the latest
+ * acknowledged value; once healed, both answer again; with rw01 and c01 cut the healed nodes carry every
+ * quorum: reads are correct, rw02 itself serves every latest value, every write is acknowledged by rw02 and
+ * signed by c02; after the last heal, writes work and every KV node itself serves the latest value of every
+ * key; every node stops on SIGTERM; no namespace is left behind. Exit 0 only if all of that holds.
  *
  * Nothing is made outside the namespaces. Whatever happens (failure, SIGINT, SIGTERM), this process stops
  * the cluster, kills what still runs in its namespaces and deletes them; on failure it keeps the cluster
@@ -191,7 +201,7 @@ async function main(): Promise<number> {
     checks: { passed: checks.filter((c) => c.ok).length, failed: checks.filter((c) => !c.ok) },
     measurements: result?.measurements ?? {},
     relay: result?.relay ?? null,
-    failure: failure ?? (interrupted === null ? null : `interrupted by ${String(interrupted)}`),
+    failure: interrupted === null ? failure : `interrupted by ${String(interrupted)}`,
     leftovers,
     kept: keep ? dir : null,
     durationMs: Date.now() - began,

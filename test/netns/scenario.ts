@@ -171,7 +171,10 @@ async function main(): Promise<void> {
   let down: ClusterDownResult | null = null;
   let relayStats: RelayStats | null = null;
   // Interrupted: stop the cluster and leave at once (netns.ts then removes the namespaces).
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
     log(`${signal}: stopping the cluster`);
     const stop = provisioned ? clusterDown(clusterDir).then(() => undefined) : Promise.resolve();
     void stop.finally(() => process.exit(130));
