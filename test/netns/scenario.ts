@@ -217,7 +217,7 @@ async function main(): Promise<void> {
     const writeLatencies: number[] = [];
     const readLatencies: number[] = [];
     /** Writes `KEY@round` to every key; returns per write who acknowledged and who signed. */
-    const writeRound = async (round: number) => {
+    const writeRound = async (round: number | 'warm-up') => {
       const failed: string[] = [];
       const writes: Array<{ key: string; ackedBy: string[]; signers: string[] }> = [];
       await forEachLimit(KEYS, CONCURRENCY, async (key) => {
@@ -310,6 +310,9 @@ async function main(): Promise<void> {
     const { delayMs, jitterMs } = lab.impairment;
     const servers = info.nodes;
     const baseline = await connectRtts(servers);
+    // The first writes open connections and warm the JIT: not a baseline.
+    await writeRound('warm-up');
+    writeLatencies.splice(0);
     await writeRound(0);
     measurements.writeLatencyWithoutImpairment = latencySummary(writeLatencies.splice(0));
     await impair(lab, relay, lab.impairment);
