@@ -13,6 +13,10 @@
  *
  * `clusterUp` on a directory that already holds a cluster restarts the nodes that are not running, with
  * their identities and data; `restartNode` and `killNode` act on one node (the crash test).
+ *
+ * `provisionCluster` and `startCluster` are the two halves of `clusterUp` for clusters that do not live on
+ * loopback: the caller chooses every server's address, and a command prefix that starts each process
+ * elsewhere (test/netns: `ip netns exec NS`, one network namespace per server).
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -22,6 +26,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { persistGraph } from '../protocol/node-state.js';
 import { LmdbStorage } from '../storage/lmdb.js';
+import { parseAddress } from '../transport/tls.js';
 import { certify, encodeCertificate, withCertifications, type Certificate } from '../trust/certificate.js';
 import { TrustGraph } from '../trust/graph.js';
 import {
@@ -57,6 +62,19 @@ export interface ClusterUpOptions {
   readonly readyTimeoutMs?: number;
 }
 
+export interface ClusterStartOptions extends ClusterUpOptions {
+  /** Words run before `node …` for a server, e.g. `['ip', 'netns', 'exec', ns]`; must exec, not fork. */
+  readonly commandPrefix?: (node: ClusterNodeInfo) => readonly string[];
+}
+
+/** Where the servers of a provisioned cluster listen (the address is part of each certificate). */
+export interface ClusterAddressing {
+  /** `tcp://host:port` of a server from its name and role. */
+  readonly address: (name: string, role: 'signer' | 'kv') => string;
+  /** `host:port` of a server's health and metrics listener (none when absent). */
+  readonly http?: (name: string) => string;
+}
+
 export const CLUSTER_FILE = 'cluster.json';
 export const CLIENT_NAME = 'client';
 export const CLIENT_UID = 'client@bftkv.local';
@@ -65,11 +83,11 @@ export const CLIENT_UID = 'client@bftkv.local';
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
-/** Loopback servers: UID `NAME.bftkv.local`, address from the allocated ports. */
-function loopbackTopology(topology: TopologyName, ports: ReadonlyMap<string, number>): TopologyDesc {
+/** The cluster's servers (UID `NAME.bftkv.local`) and its one client. */
+function localTopology(topology: TopologyName, addressing: ClusterAddressing): TopologyDesc {
   return clusterTopology(topology, [{ name: CLIENT_NAME, uid: CLIENT_UID }], {
     uid: (n) => `${n}.bftkv.local`,
-    address: (n) => `tcp://127.0.0.1:${ports.get(n) ?? 0}`,
+    address: addressing.address,
   });
 }
 
@@ -92,9 +110,17 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function accepts(port: number): Promise<boolean> {
+/** Whether a TCP connection to `tcp://host:port` succeeds within a second. */
+function accepts(address: string): Promise<boolean> {
+  const target = parseAddress(address);
+  if (target === null) return Promise.resolve(false);
   return new Promise((resolveAccepts) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket = connect(target);
+    // Off loopback a lost SYN is not refused at once: give up rather than wait for the kernel.
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      resolveAccepts(false);
+    });
     socket.once('connect', () => {
       socket.destroy();
       resolveAccepts(true);
@@ -152,28 +178,44 @@ export async function clusterUp(
       throw new Error(`${join(dir, CLUSTER_FILE)}: holds a ${info.topology} cluster, not ${topology}`);
     return restartCluster(dir, info, options);
   }
-  await provision(dir, topology);
-  // Processes. cluster.json is written as soon as they exist, so clusterDown can always stop them.
-  const info = await readClusterInfo(dir);
-  return restartCluster(dir, info, options);
-}
-
-/** Identities, certifications, certificate files and each server's initial graph; cluster.json, no pids. */
-async function provision(dir: string, topology: TopologyName): Promise<void> {
-  await mkdir(join(dir, 'nodes'), { recursive: true });
-  await mkdir(join(dir, 'certs'), { recursive: true });
-  const names = loopbackTopology(topology, new Map()).nodes.filter((n) => n.role !== 'client');
   // A fixed loopback port per server (the address is part of the certificate).
   const ports = new Map<string, number>();
   const httpPorts = new Map<string, number>();
-  for (const n of names) ports.set(n.name, await freePort());
-  for (const n of names) httpPorts.set(n.name, await freePort());
-  const desc = loopbackTopology(topology, ports);
+  for (const n of localTopology(topology, { address: () => '' }).nodes)
+    if (n.role !== 'client') {
+      ports.set(n.name, await freePort());
+      httpPorts.set(n.name, await freePort());
+    }
+  const info = await provisionCluster(dir, topology, {
+    address: (n) => `tcp://127.0.0.1:${ports.get(n) ?? 0}`,
+    http: (n) => `127.0.0.1:${httpPorts.get(n) ?? 0}`,
+  });
+  // Processes. cluster.json is written as soon as they exist, so clusterDown can always stop them.
+  return restartCluster(dir, info, options);
+}
+
+/**
+ * Creates in `dir` (empty) every identity, certification and certificate file of `topology`, each server's
+ * initial trust graph, and cluster.json (no processes yet: pid 0). Servers listen at `addressing.address`.
+ */
+export async function provisionCluster(
+  dir: string,
+  topology: TopologyName,
+  addressing: ClusterAddressing,
+): Promise<ClusterInfo> {
+  if (!isTopologyName(topology))
+    throw new RangeError(`topology: expected small or reference, got ${JSON.stringify(topology)}`);
+  if (await exists(join(dir, CLUSTER_FILE)))
+    throw new Error(`${join(dir, CLUSTER_FILE)}: a cluster is already provisioned there`);
+  await mkdir(join(dir, 'nodes'), { recursive: true });
+  await mkdir(join(dir, 'certs'), { recursive: true });
+  const desc = localTopology(topology, addressing);
 
   const identities = new Map<string, Identity>();
   for (const n of desc.nodes) {
     const home = n.role === 'client' ? join(dir, n.name) : join(dir, 'nodes', n.name);
-    const http = n.role === 'client' ? {} : { http: `127.0.0.1:${httpPorts.get(n.name)!}` };
+    const http =
+      n.role === 'client' || addressing.http === undefined ? {} : { http: addressing.http(n.name) };
     identities.set(n.name, await initIdentity(home, { uid: n.uid, address: n.address, ...http }));
   }
   // Certifications (every one over the bare certificate; the statement covers id, key and uid).
@@ -218,6 +260,16 @@ async function provision(dir: string, topology: TopologyName): Promise<void> {
     }),
   };
   await writeClusterInfo(dir, info);
+  return info;
+}
+
+/**
+ * Starts every node of the cluster provisioned in `dir` that is not running (each command prefixed by
+ * `options.commandPrefix`), records the pids, and waits until all accept connections (from this process's
+ * network: with a prefix that moves the node elsewhere, the caller must be able to reach that address).
+ */
+export async function startCluster(dir: string, options: ClusterStartOptions = {}): Promise<ClusterInfo> {
+  return restartCluster(dir, await readClusterInfo(dir), options);
 }
 
 async function writeClusterInfo(dir: string, info: ClusterInfo): Promise<void> {
@@ -230,7 +282,7 @@ async function writeClusterInfo(dir: string, info: ClusterInfo): Promise<void> {
 async function restartCluster(
   dir: string,
   info: ClusterInfo,
-  options: ClusterUpOptions,
+  options: ClusterStartOptions,
 ): Promise<ClusterInfo> {
   const exited = new Map<string, number | null>();
   const nodes: ClusterNodeInfo[] = [];
@@ -238,7 +290,7 @@ async function restartCluster(
   for (const n of info.nodes) {
     if (failure === null && !nodeRuns(n)) {
       try {
-        nodes.push({ ...n, pid: spawnNode(n, exited) });
+        nodes.push({ ...n, pid: spawnNode(n, exited, options.commandPrefix?.(n) ?? []) });
         continue;
       } catch (error) {
         failure = error instanceof Error ? error : new Error(String(error));
@@ -262,13 +314,30 @@ async function restartCluster(
   return updated;
 }
 
-/** Starts the process of one server, its output appended to DIR/log; returns the pid. */
-function spawnNode(n: ClusterNodeInfo, exited: Map<string, number | null>): number {
+/**
+ * Starts the process of one server, its output appended to DIR/log; returns the pid. A `prefix` must exec
+ * node in the same process (as `ip netns exec` does), so the pid is the node's.
+ */
+function spawnNode(
+  n: ClusterNodeInfo,
+  exited: Map<string, number | null>,
+  prefix: readonly string[],
+): number {
   const logFd = openSync(join(n.dir, 'log'), 'a', 0o600);
   try {
     // BFTKV_NODE_ARGS: extra Node.js options for every node process (profiling: --cpu-prof …).
     const extra = (process.env.BFTKV_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-    const child = spawn(process.execPath, [...extra, '--import', 'tsx', MAIN, '--dir', n.dir], {
+    const [command, ...args] = [
+      ...prefix,
+      process.execPath,
+      ...extra,
+      '--import',
+      'tsx',
+      MAIN,
+      '--dir',
+      n.dir,
+    ];
+    const child = spawn(command, args, {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', logFd, logFd],
@@ -280,10 +349,6 @@ function spawnNode(n: ClusterNodeInfo, exited: Map<string, number | null>): numb
   } finally {
     closeSync(logFd);
   }
-}
-
-function portOf(address: string): number {
-  return Number(new URL(address.replace(/^tcp:/, 'http:')).port);
 }
 
 async function waitReady(
@@ -299,7 +364,7 @@ async function waitReady(
         throw new Error(
           `node ${n.name} exited (code ${String(exited.get(n.name))}); see ${join(n.dir, 'log')}`,
         );
-      if (await accepts(portOf(n.address))) pending.delete(n);
+      if (await accepts(n.address)) pending.delete(n);
     }
     if (pending.size === 0) return;
     if (Date.now() > deadline)
@@ -326,7 +391,7 @@ export async function restartNode(dir: string, name: string, options: ClusterUpO
   const n = nodeNamed(info, name);
   if (nodeRuns(n)) throw new Error(`node ${name} is running (pid ${n.pid})`);
   const exited = new Map<string, number | null>();
-  const started = { ...n, pid: spawnNode(n, exited) };
+  const started = { ...n, pid: spawnNode(n, exited, []) };
   await writeClusterInfo(dir, { ...info, nodes: info.nodes.map((m) => (m.name === name ? started : m)) });
   await waitReady([started], exited, options.readyTimeoutMs ?? 30_000);
 }
@@ -360,7 +425,7 @@ export async function clusterStatus(dir: string): Promise<NodeStatus[]> {
         address: n.address,
         pid: n.pid,
         alive,
-        accepting: alive && (await accepts(portOf(n.address))),
+        accepting: alive && (await accepts(n.address)),
       };
     }),
   );
