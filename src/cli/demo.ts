@@ -17,7 +17,7 @@ import { clusterDown, type ClusterDownResult } from '../node/cluster.js';
 import { chooseTopology, startCluster } from './cluster-commands.js';
 import { CliFailure, command, nodeName, toJson, type Io } from './command.js';
 import { DEFAULT_DIR } from './options.js';
-import { quorumLines } from './render.js';
+import { quorumLines, table } from './render.js';
 
 const text = (b: Uint8Array | undefined) => (b === undefined ? undefined : Buffer.from(b).toString('utf8'));
 const shortNames = (nodes: readonly NodeRef[]) => nodes.map(nodeName).sort();
@@ -242,11 +242,17 @@ export const demoCommand = command(
       const hint = dir === resolve(io.cwd, DEFAULT_DIR) ? '' : ` --cluster ${dir}`;
       say('');
       say('The cluster keeps running. Try it from another terminal in this directory:');
-      say(`   npx bftkv get${hint} hello`);
-      say(`   npx bftkv put${hint} mykey myvalue`);
-      say(`   npx bftkv status${hint}          # graph, quorum cliques, KV quorum, revocations`);
-      say(`   npx bftkv cluster status --dir ${dir}`);
-      say('   npx bftkv --help                 # the commands and the concepts behind them');
+      const tries = table(
+        [
+          [`npx bftkv get${hint} hello`, '# prints the value written above'],
+          [`npx bftkv put${hint} mykey myvalue`, '# your own write'],
+          [`npx bftkv status${hint}`, '# graph, quorum cliques, KV quorum, revocations'],
+          [`npx bftkv cluster status --dir ${dir}`, '# the node processes'],
+          ['npx bftkv --help', '# the commands and the concepts behind them'],
+        ],
+        '   ',
+      );
+      for (const line of tries) say(line);
       say('Press Ctrl-C to stop the cluster.');
       if (values.json) io.write(`${toJson({ ok: true, ...summary, running: true })}\n`);
       // Signal handlers do not keep the event loop alive: a timer does, until the signal comes.

@@ -141,13 +141,15 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       error instanceof CliFailure ? { code: error.code, message: error.message } : errorInfo(error);
     if (json) io.write(`${toJson({ ok: false, error: info })}\n`);
     else io.warn(`bftkv ${name}: ${info.code}: ${info.message}\n`);
-    const hint = error instanceof CliFailure ? error.hint : hintFor(info.code);
+    const hint = error instanceof CliFailure ? error.hint : hintFor(info.code, info.message);
     if (hint !== undefined && !json) io.warn(`hint: ${hint}\n`);
     return 1;
   }
 }
 
-function hintFor(code: string): string | undefined {
+function hintFor(code: string, message: string): string | undefined {
+  if (/no quorum clique|no KV node/.test(message))
+    return 'this identity trusts no servers yet: `bftkv trust --id ID CLUSTER/certs/*.cert`, then `bftkv status`';
   switch (code) {
     case 'insufficientResponses':
     case 'unreachable':

@@ -134,6 +134,7 @@ export async function connect(options: ConnectOptions): Promise<Bftkv> {
   if (cluster === undefined && options.id === undefined)
     throw new TypeError('connect: give `cluster` (a cluster directory) or `id` (an identity directory)');
   checkSignal(signal);
+  const certs = cluster === undefined ? [] : await clusterCertificates(cluster);
   const identity = await loadIdentity(options.id ?? join(cluster!, CLIENT_NAME));
   const graph = new TrustGraph();
   const persist = options.persist ?? true;
@@ -150,7 +151,7 @@ export async function connect(options: ConnectOptions): Promise<Bftkv> {
       );
     }
   }
-  if (cluster !== undefined) graph.addCertificates(await clusterCertificates(cluster));
+  graph.addCertificates(certs);
   checkSignal(signal);
   const transport = new TlsTransport({ key: identity.key, clock: systemClock, random: secureRandom });
   const client = new BftkvClient({

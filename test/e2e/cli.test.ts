@@ -4,12 +4,14 @@
  * --once --json and with Ctrl-C. Every process is stopped in `finally`, whatever failed.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { AbortedError, connect, ProtocolError } from '../../src/client/index.js';
+import { utf8 } from '../../src/codec/bytes.js';
 import { clusterDown, isAlive, readClusterInfo } from '../../src/node/cluster.js';
 import type {
   CertJson,
@@ -36,17 +38,39 @@ interface Run {
   readonly stderr: string;
 }
 
-/** Runs `bftkv ARGS` in `cwd` (a directory without ./.bftkv, so nothing is picked up by default). */
-function bftkv(cwd: string, args: readonly string[]): Promise<Run> {
+/** Runs `node ARGV` in `cwd`; `onLine` sees each stdout line as it comes. */
+function node(
+  argv: readonly string[],
+  cwd: string,
+  onLine: (line: string, child: ChildProcess) => void = () => undefined,
+): Promise<Run> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString('utf8')));
+    child.stdout.on('data', (b: Buffer) => {
+      const complete = stdout.split('\n').length - 1;
+      stdout += b.toString('utf8');
+      for (const line of stdout.split('\n').slice(complete, -1)) onLine(line, child);
+    });
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
     child.once('error', reject);
     child.once('close', (code) => resolveRun({ code, stdout, stderr }));
   });
+}
+
+/** Runs `bftkv ARGS` in `cwd` (a directory without ./.bftkv, so nothing is picked up by default). */
+function bftkv(
+  cwd: string,
+  args: readonly string[],
+  onLine?: (line: string, child: ChildProcess) => void,
+): Promise<Run> {
+  return node([BIN, ...args], cwd, onLine);
+}
+
+/** Runs start.ts (what `npm start` runs) with `args`. */
+function start(args: readonly string[], onLine?: (line: string, child: ChildProcess) => void): Promise<Run> {
+  return node(['--import', 'tsx', START, ...args], REPO, onLine);
 }
 
 /** The one JSON line a --json command prints. */
@@ -123,6 +147,26 @@ void test(
       assert.deepEqual(status.revocations, []);
       assert.equal(status.nodes.length, 9, '8 servers and the client');
 
+      // The client API the CLI is built on, in this process.
+      const kv = await connect({ cluster: C });
+      try {
+        const w = await kv.put('api/key', 'v1');
+        assert.ok(w.t > 0n && !w.sealed && w.signers.length >= 3 && w.storedOn.length >= 3);
+        assert.equal(Buffer.from((await kv.get('api/key'))!).toString(), 'v1');
+        assert.equal(await kv.get('api/missing'), undefined);
+        const r = await kv.read(utf8('tx/1'));
+        assert.equal(r.sealed, true);
+        assert.equal(r.writer?.uid, 'client@bftkv.local');
+        await assert.rejects(
+          kv.put('tx/1', 'x'),
+          (e: unknown) => e instanceof ProtocolError && e.code === 'sealed',
+        );
+        await assert.rejects(kv.get('api/key', { signal: AbortSignal.abort() }), AbortedError);
+        await assert.rejects(kv.put('', 'v'), RangeError);
+      } finally {
+        await kv.close();
+      }
+
       const cstatus = await ok<ClusterStatusJson>(cwd, ['cluster', 'status', '--dir', 'C']);
       assert.equal(cstatus.running, 8);
       assert.ok(cstatus.nodes.every((n) => n.accepting));
@@ -176,6 +220,17 @@ void test(
       assert.equal((await ok<ClusterStatusJson>(cwd, ['cluster', 'status', '--dir', 'C'])).running, 0);
       const after = await bftkv(cwd, ['get', '--cluster', 'C', 'mykey', '--timeout', '10000']);
       assert.equal(after.code, 1, `${after.stdout}${after.stderr}`);
+
+      // `bftkv node` runs one node in the foreground until SIGTERM, then stops cleanly (exit 0).
+      let started: { ok: boolean; id: string; pid: number } | undefined;
+      const single = await bftkv(cwd, ['node', '--dir', 'C/nodes/c01', '--json'], (line, child) => {
+        started = JSON.parse(line) as typeof started;
+        pids.push(started!.pid);
+        child.kill('SIGTERM');
+      });
+      assert.equal(single.code, 0, single.stderr);
+      assert.equal(started?.id, c01.id);
+      assert.match(single.stderr, /"event":"stop"/);
     } finally {
       await clusterDown(C).catch(() => undefined);
       for (const pid of pids) assert.equal(isAlive(pid), false, `process ${pid} left behind`);
@@ -183,30 +238,6 @@ void test(
     }
   },
 );
-
-/** Runs start.ts (what `npm start` runs) with `args`; `onLine` sees each stdout line as it comes. */
-function start(
-  args: readonly string[],
-  onLine: (line: string, child: ReturnType<typeof spawn>) => void = () => {},
-) {
-  return new Promise<Run>((resolveRun, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', START, ...args], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => {
-      const before = stdout.split('\n').length - 1;
-      stdout += b.toString('utf8');
-      const lines = stdout.split('\n');
-      for (const line of lines.slice(before, -1)) onLine(line, child);
-    });
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolveRun({ code, stdout, stderr }));
-  });
-}
 
 void test(
   'npm start: --once --json prints one summary line and stops the cluster; then a restart, stopped by Ctrl-C',
