@@ -247,7 +247,7 @@ export const demoCommand = command(
           [`npx bftkv get${hint} hello`, '# prints the value written above'],
           [`npx bftkv put${hint} mykey myvalue`, '# your own write'],
           [`npx bftkv status${hint}`, '# graph, quorum cliques, KV quorum, revocations'],
-          [`npx bftkv cluster status --dir ${dir}`, '# the node processes'],
+          [`npx bftkv cluster status${hint === '' ? '' : ` --dir ${dir}`}`, '# the node processes'],
           ['npx bftkv --help', '# the commands and the concepts behind them'],
         ],
         '   ',

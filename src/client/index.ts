@@ -36,7 +36,7 @@ import { certify, withCertifications, type Certificate, type NodeId } from '../t
 import { TrustGraph } from '../trust/graph.js';
 import { accusedOf } from '../trust/revocation.js';
 import { ConfigError } from './errors.js';
-import { applyClientState, readClientState, saveClientState } from './state.js';
+import { applyClientState, readClientState, saveClientState, STATE_FILE, type ClientState } from './state.js';
 import {
   certificateView,
   nodeRef,
@@ -138,19 +138,17 @@ export async function connect(options: ConnectOptions): Promise<Bftkv> {
   const identity = await loadIdentity(options.id ?? join(cluster!, CLIENT_NAME));
   const graph = new TrustGraph();
   const persist = options.persist ?? true;
+  let state: ClientState = { certificates: [], revocations: [] };
   if (persist) {
     try {
-      applyClientState(graph, await readClientState(identity.dir));
+      state = await readClientState(identity.dir);
     } catch (error) {
-      throw new ConfigError(
-        `cannot load the client state: ${String(error)}`,
-        join(identity.dir, 'client-state'),
-        {
-          cause: error,
-        },
-      );
+      throw new ConfigError(`cannot load: ${String(error)}`, join(identity.dir, STATE_FILE), {
+        cause: error,
+      });
     }
   }
+  applyClientState(graph, state);
   graph.addCertificates(certs);
   checkSignal(signal);
   const transport = new TlsTransport({ key: identity.key, clock: systemClock, random: secureRandom });
@@ -163,6 +161,13 @@ export async function connect(options: ConnectOptions): Promise<Bftkv> {
     graph,
     ...(options.clientOptions === undefined ? {} : { options: options.clientOptions }),
   });
+  // Like a join (BftkvClient.mergeGraph), keep saved nodes only if this identity's trust reaches them: a
+  // doctored state file can then not add phantoms or make the client contact addresses of its choosing.
+  const bootstrap = new Set(certs.map((c) => c.id));
+  graph.forgetExcept(
+    state.certificates.map((c) => c.id).filter((id) => !bootstrap.has(id) && id !== identity.id),
+    graph.reachableFrom(identity.id),
+  );
   return new Bftkv(identity, client, transport, persist);
 }
 

@@ -6,8 +6,9 @@
  * client accepted, so a revoked node stays revoked for this client after a restart. Presence announcements and
  * certifications still waiting for their issuer are not kept: a join gets them again.
  *
- * Loading verifies everything again (TrustGraph checks every self-signature, certification and proof), so a
- * tampered file can only make the client forget, never trust more than its own certifications say.
+ * Loading verifies everything again (TrustGraph checks every self-signature, certification and proof), and
+ * `connect` keeps only the nodes this identity's trust reaches, as a join does: a tampered file can make the
+ * client forget, but not trust a key nobody it trusts certified.
  * Saving re-reads the file and merges it first, then replaces it atomically (temporary file + rename): two
  * processes saving at the same moment can still lose what one of them learned in between (the last rename
  * wins), which a later join repairs except for certifications issued by the loser; `trust` runs alone.
@@ -17,7 +18,7 @@ import { join } from 'node:path';
 import { ByteReader, ByteWriter, bytesEqual, utf8, writeList } from '../codec/bytes.js';
 import { LIMITS } from '../limits.js';
 import { readCertificate, writeCertificate, type Certificate } from '../trust/certificate.js';
-import type { TrustGraph } from '../trust/graph.js';
+import { TrustGraph } from '../trust/graph.js';
 import { readRevocationProof, writeRevocationProof, type RevocationProof } from '../trust/revocation.js';
 
 export const STATE_FILE = 'client-state';
@@ -64,13 +65,18 @@ export function applyClientState(graph: TrustGraph, state: ClientState): void {
   graph.addCertificates(state.certificates);
 }
 
-/** Merges the file's current contents into `graph`, then writes the graph to ID/client-state. */
+/**
+ * Writes `graph` to ID/client-state, merged with what the file holds now (another process may have saved
+ * since this one loaded it). `graph` itself is not changed.
+ */
 export async function saveClientState(dir: string, graph: TrustGraph): Promise<void> {
-  applyClientState(graph, await readClientState(dir));
+  const merged = new TrustGraph();
+  applyClientState(merged, await readClientState(dir));
+  applyClientState(merged, { certificates: graph.certificates(), revocations: graph.revocations() });
   const file = join(dir, STATE_FILE);
   const bytes = encodeClientState({
-    certificates: graph.certificates().slice(0, LIMITS.graphVerticesMax),
-    revocations: graph.revocations().slice(0, LIMITS.graphVerticesMax),
+    certificates: merged.certificates().slice(0, LIMITS.graphVerticesMax),
+    revocations: merged.revocations().slice(0, LIMITS.graphVerticesMax),
   });
   await writeFile(`${file}.tmp`, bytes, { mode: 0o600 });
   await rename(`${file}.tmp`, file);

@@ -8,7 +8,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { encodeClientState, readClientState } from '../../src/client/state.js';
 import { LIMITS } from '../../src/limits.js';
+import { readCertificateFile } from '../../src/node/identity.js';
 import type { Io } from '../../src/cli/command.js';
 import { parseCommand, positiveInteger, UsageError, type CommandSpec } from '../../src/cli/options.js';
 import { COMMANDS, runCli } from '../../src/cli/run.js';
@@ -190,6 +192,21 @@ void test('init, cert, trust: certifications added, merged back, kept in the cli
     ]);
     assert.deepEqual(status.cliques, []);
     assert.equal(status.canWrite, false);
+
+    // a certificate slipped into alice's state file that nobody she trusts certified is not loaded
+    await cliJson<InitJson>(
+      cwd,
+      ['init', '--id', 'mallory', '--uid', 'mallory', '--address', 'tcp://10.0.0.1:1'],
+      0,
+    );
+    const saved = await readClientState(join(cwd, 'alice'));
+    const phantom = await readCertificateFile(join(cwd, 'mallory', 'cert'));
+    await writeFile(
+      join(cwd, 'alice', 'client-state'),
+      encodeClientState({ ...saved, certificates: [...saved.certificates, phantom] }),
+    );
+    const after = await cliJson<StatusJson>(cwd, ['status', '--id', 'alice'], 0);
+    assert.deepEqual(after.nodes.map((n) => n.uid).sort(), ['alice@example.com', 'n1.example']);
 
     // local failures: exit 1 with a code
     assert.equal(
