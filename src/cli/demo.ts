@@ -69,7 +69,6 @@ interface ReadSummary {
 async function tour(kv: Bftkv, status: StatusView, signal: AbortSignal, say: (line: string) => void) {
   const writes: WriteSummary[] = [];
   const reads: ReadSummary[] = [];
-  const clique = status.cliques[0];
   const get = async (key: string) => {
     const start = performance.now();
     const r = await kv.read(key, { signal });
@@ -99,11 +98,18 @@ async function tour(kv: Bftkv, status: StatusView, signal: AbortSignal, say: (li
     writes.push(summary);
     return summary;
   };
+  // Per clique: how many of its members signed, and how many a sufficient collective signature needs.
   const signed = (w: WriteSummary) =>
-    `   signed by  ${w.signers.join(' ')}` +
-    (clique === undefined
-      ? ''
-      : `   (${w.signers.length} signatures; ${clique.sufficient} of ${clique.members.length} needed)`);
+    `   signed by  ${w.signers.join(' ')}   (` +
+    status.cliques
+      .map((c, i) => {
+        const members = new Set(c.members.map(nodeName));
+        const count = w.signers.filter((n) => members.has(n)).length;
+        const which = status.cliques.length === 1 ? '' : `clique #${i + 1}: `;
+        return `${which}${count} of ${c.members.length}, ${c.sufficient} needed`;
+      })
+      .join('; ') +
+    ')';
   const stored = (w: WriteSummary) =>
     `   stored on  ${w.storedOn.join(' ')}   (${w.storedOn.length} signed acknowledgements; q=${status.kv.quorum} needed)`;
 
