@@ -1,14 +1,12 @@
 /**
- * A client connection to a local cluster made by `clusterUp`: the cluster's client identity (DIR/client),
- * every certificate of DIR/certs in its trust graph, a TlsTransport, the system clock and secure randomness.
+ * A protocol-level connection to a local cluster made by `clusterUp` (tests and tools that drive
+ * BftkvClient directly): the cluster's client identity (DIR/client) or another one, every certificate of
+ * DIR/certs in its trust graph, a TlsTransport, the system clock and secure randomness. Built on the client
+ * API's `connect`, without persisting client state.
  */
-import { join } from 'node:path';
-import { systemClock } from '../env/clock.js';
-import { secureRandom } from '../env/random.js';
-import { BftkvClient, type ClientOptions } from '../protocol/client.js';
-import { TlsTransport } from '../transport/tls.js';
-import { loadIdentity, readCertificateFile } from '../node/identity.js';
-import { certificateFiles, CLIENT_NAME } from '../node/cluster.js';
+import { connect } from '../client/index.js';
+import type { BftkvClient, ClientOptions } from '../protocol/client.js';
+import type { TlsTransport } from '../transport/tls.js';
 
 export interface ClusterConnection {
   readonly client: BftkvClient;
@@ -22,17 +20,11 @@ export async function connectCluster(
   clusterDir: string,
   options: { identityDir?: string; clientOptions?: Partial<ClientOptions> } = {},
 ): Promise<ClusterConnection> {
-  const identity = await loadIdentity(options.identityDir ?? join(clusterDir, CLIENT_NAME));
-  const certs = await Promise.all((await certificateFiles(clusterDir)).map((f) => readCertificateFile(f)));
-  const transport = new TlsTransport({ key: identity.key, clock: systemClock, random: secureRandom });
-  const client = new BftkvClient({
-    key: identity.key,
-    certificate: identity.certificate,
-    clock: systemClock,
-    random: secureRandom,
-    transport,
-    ...(options.clientOptions === undefined ? {} : { options: options.clientOptions }),
+  const kv = await connect({
+    cluster: clusterDir,
+    persist: false,
+    ...(options.identityDir === undefined ? {} : { id: options.identityDir }),
+    ...(options.clientOptions === undefined ? {} : { clientOptions: options.clientOptions }),
   });
-  client.graph.addCertificates(certs);
-  return { client, transport, close: () => transport.close() };
+  return { client: kv.protocol, transport: kv.transport, close: () => kv.close() };
 }

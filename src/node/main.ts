@@ -3,7 +3,8 @@
  * stops it gracefully on SIGTERM or SIGINT (exit 0); a failure to start exits 1.
  */
 import { parseArgs } from 'node:util';
-import { jsonLog, startNode, type RunningNode } from './daemon.js';
+import { jsonLog } from './daemon.js';
+import { runNodeUntilSignal } from './run.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { dir: { type: 'string' } }, strict: true });
@@ -12,25 +13,14 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  let node: RunningNode;
+  let code: number;
   try {
-    node = await startNode(values.dir);
+    code = await runNodeUntilSignal(values.dir);
   } catch (error) {
     jsonLog({ level: 'error', event: 'start-failed', dir: values.dir, error: String(error) });
-    process.exit(1);
+    code = 1;
   }
-  const onSignal = (signal: NodeJS.Signals) => {
-    jsonLog({ level: 'info', event: 'signal', signal, id: node.id });
-    node.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        jsonLog({ level: 'error', event: 'stop-failed', id: node.id, error: String(error) });
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.exit(code);
 }
 
 await main();
