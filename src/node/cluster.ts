@@ -21,7 +21,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { persistGraph } from '../protocol/node-state.js';
@@ -91,16 +91,25 @@ function localTopology(topology: TopologyName, addressing: ClusterAddressing): T
   });
 }
 
-/** A free loopback port (bound then released: another process could take it in between, rarely). */
-async function freePort(): Promise<number> {
-  return new Promise<number>((resolvePort, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolvePort(port));
-    });
-  });
+/**
+ * `count` distinct free loopback ports: all are bound at once and released together, so none is handed out
+ * twice (another process could still take one before the node binds it, rarely).
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<Server>((resolveServer, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolveServer(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -181,11 +190,12 @@ export async function clusterUp(
   // A fixed loopback port per server (the address is part of the certificate).
   const ports = new Map<string, number>();
   const httpPorts = new Map<string, number>();
-  for (const n of localTopology(topology, { address: () => '' }).nodes)
-    if (n.role !== 'client') {
-      ports.set(n.name, await freePort());
-      httpPorts.set(n.name, await freePort());
-    }
+  const servers = localTopology(topology, { address: () => '' }).nodes.filter((n) => n.role !== 'client');
+  const free = await freePorts(2 * servers.length);
+  servers.forEach((n, i) => {
+    ports.set(n.name, free[2 * i]!);
+    httpPorts.set(n.name, free[2 * i + 1]!);
+  });
   const info = await provisionCluster(dir, topology, {
     address: (n) => `tcp://127.0.0.1:${ports.get(n) ?? 0}`,
     http: (n) => `127.0.0.1:${httpPorts.get(n) ?? 0}`,
