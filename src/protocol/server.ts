@@ -396,7 +396,10 @@ export class BftkvServer {
       }
       await storage.write([{ ns: 'record', key: recordKey(rec.x, rec.t), value: encodeRecord(rec) }]);
       this.stats.stored++;
-      this.enqueueGossip(rec);
+      // Writers and readers send x to the first q nodes of its preference order: a node among them that
+      // stored it can assume the others were sent it too. A node outside them (the writer failed over, or
+      // wrote back there) passes it on, so the preferred nodes are repaired.
+      if (!this.preferredFor(rec.x)) this.enqueueGossip(rec);
       return signAck();
     });
   }
@@ -519,9 +522,7 @@ export class BftkvServer {
       );
     };
     if (records.length > 0) {
-      // The KV set as writers see it: the known servers outside every clique, this node included.
-      const kvSet = [...kvPeers.keys()];
-      if (qs.cliqueOf(this.id) === undefined) kvSet.push(this.id);
+      const kvSet = this.kvSet();
       const targets = Math.min(this.options.gossipFanout, kvQuorumSize(kvSet.length).q);
       const batches = new Map<NodeId, SignedRecord[]>();
       for (const rec of records) {
@@ -540,6 +541,29 @@ export class BftkvServer {
       for (const peer of servers) send(peer, payload);
     }
     await Promise.all(sends);
+  }
+
+  /** The KV set as writers see it: the eligible known servers outside every clique, this node included. */
+  private kvSet(): NodeId[] {
+    const qs = this.quorums.get();
+    const ids = this.graph
+      .certificates()
+      .filter(
+        (c) =>
+          c.id !== this.id &&
+          c.body.address !== '' &&
+          this.graph.isEligible(c.id) &&
+          qs.cliqueOf(c.id) === undefined,
+      )
+      .map((c) => c.id);
+    if (qs.cliqueOf(this.id) === undefined) ids.push(this.id);
+    return ids;
+  }
+
+  /** Whether this node is among the first q of x's preference order. */
+  private preferredFor(x: Uint8Array): boolean {
+    const kvSet = this.kvSet();
+    return preferenceOrder(kvSet, x).slice(0, kvQuorumSize(kvSet.length).q).includes(this.id);
   }
 
   /** Stored versions of x, newest first (tests and tools). */
