@@ -456,7 +456,8 @@ export class BftkvClient {
         const fresh = await this.collectTimestamp(qs, x, signal);
         t = once ? SEALED_TIMESTAMP : fresh;
       }
-      // Reserved at once, so a concurrent write of this client to x never picks the same timestamp.
+      // Reserved at once, so a concurrent write of this client to x never picks the same timestamp (the
+      // time phase reserves its answer itself, in the same synchronous step that computes it).
       this.rememberTimestamp(x, t);
       const signed = await this.collectSignatures(qs, x, t, v, signal);
       if ('retry' in signed) {
@@ -562,7 +563,6 @@ export class BftkvClient {
     }
     const writer = this.certificate();
     const writerSignature = sign(this.deps.key, writerStatement(x, t, digest));
-    this.rememberTimestamp(x, t);
     const statement = signerStatement(x, t, digest, this.id, writer.body.uid, writerSignature);
     const valid = new Map<CliqueQuorum, Map<NodeId, Uint8Array>>();
     const failed = new Map<CliqueQuorum, number>();

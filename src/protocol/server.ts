@@ -138,6 +138,7 @@ export class BftkvServer {
   private readonly gossipProofs: RevocationProof[] = [];
   /** Refused (insufficiently signed) records by (x, t), bounded: evidence for later equivocation checks. */
   private readonly evidence = new Map<string, SignedRecord>();
+  private kvSetCache: { readonly version: number; readonly ids: NodeId[] } | undefined;
 
   private constructor(
     private readonly deps: ServerDeps,
@@ -545,6 +546,8 @@ export class BftkvServer {
 
   /** The KV set as writers see it: the eligible known servers outside every clique, this node included. */
   private kvSet(): NodeId[] {
+    // Recomputed only when the graph changes: store() asks on every record.
+    if (this.kvSetCache?.version === this.graph.version) return this.kvSetCache.ids;
     const qs = this.quorums.get();
     const ids = this.graph
       .certificates()
@@ -557,6 +560,7 @@ export class BftkvServer {
       )
       .map((c) => c.id);
     if (qs.cliqueOf(this.id) === undefined) ids.push(this.id);
+    this.kvSetCache = { version: this.graph.version, ids };
     return ids;
   }
 
