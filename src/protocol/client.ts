@@ -39,6 +39,7 @@ import {
   type SignedRecord,
 } from './messages.js';
 import { equivocationProofs, RecordVerifier } from './verify.js';
+import type { PasswordProof } from '../crypto/tpa.js';
 
 export interface ClientOptions {
   readonly quorum: QuorumOptions;
@@ -121,9 +122,11 @@ export interface ReadOptions {
   readonly quorum?: 'all' | 'sample' | 'sample-exact';
   /** Skip the write-back phase (the detection experiment measures detection only). */
   readonly skipWriteBack?: boolean;
+  /** A password proof for a protected value (docs/PROTOCOL.md §Password). */
+  readonly proof?: PasswordProof;
 }
 
-type Outcome = { peer: Certificate; response: Response } | { peer: Certificate; error: unknown };
+export type Outcome = { peer: Certificate; response: Response } | { peer: Certificate; error: unknown };
 
 const LAST_USED_MAX = 65536;
 const SUSPECTS_MAX = 4096;
@@ -271,6 +274,57 @@ export class BftkvClient {
     });
   }
 
+  /**
+   * Sends `requestFor(peer)` to every peer at once and collects the outcomes until `enough(outcomes)` holds
+   * (then waits `graceMs` more for stragglers), every peer answered, or the phase deadline passed.
+   */
+  async exchange(
+    peers: readonly Certificate[],
+    requestFor: (peer: Certificate) => Request,
+    signal: AbortSignal | undefined,
+    enough: (outcomes: readonly Outcome[]) => boolean = () => false,
+    graceMs = 0,
+  ): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    if (peers.length === 0) return outcomes;
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let graceStarted = false;
+    try {
+      await withDeadline(this.deps.clock, this.options.phaseTimeoutMs, ctl.signal, (s) => {
+        return new Promise<void>((resolve) => {
+          let left = peers.length;
+          for (const peer of peers) {
+            const req = requestFor(peer);
+            void this.requestOutcome(peer, req.kind, encodeRequest(req), s).then((o) => {
+              outcomes.push(o);
+              left--;
+              if (left === 0) return resolve();
+              if (!graceStarted && enough(outcomes)) {
+                graceStarted = true;
+                if (graceMs <= 0) return resolve();
+                this.deps.clock.sleep(graceMs, s).then(resolve, resolve);
+              }
+            });
+          }
+        });
+      });
+    } catch (e) {
+      if (signal?.aborted) throw new AbortedError();
+      void e;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      ctl.abort();
+    }
+    return outcomes.slice();
+  }
+
+  /** The certificate of a server this client knows (with an address), if any. */
+  serverCertificate(id: NodeId): Certificate | undefined {
+    return this.server(id);
+  }
+
   /** One request as an outcome; a transport failure marks the peer as suspected. */
   private async requestOutcome(
     peer: Certificate,
@@ -413,6 +467,18 @@ export class BftkvClient {
     return this.writeWith(x, v, false, signal);
   }
 
+  /**
+   * Writes the value `prepare(t, qs)` builds for the timestamp chosen (a roaming value is set up per
+   * timestamp), asking every clique member for its signature.
+   */
+  async writePrepared(
+    x: Uint8Array,
+    prepare: (t: bigint, qs: QuorumSystem, signal?: AbortSignal) => Promise<Uint8Array>,
+    signal?: AbortSignal,
+  ): Promise<WriteResult> {
+    return this.writeWith(x, prepare, false, signal);
+  }
+
   /** Writes v to x with the write-once timestamp 2^64−1: the variable is sealed afterwards. */
   async writeOnce(x: Uint8Array, v: Uint8Array, signal?: AbortSignal): Promise<WriteResult> {
     return this.writeWith(x, v, true, signal);
@@ -427,11 +493,11 @@ export class BftkvClient {
 
   private async writeWith(
     x: Uint8Array,
-    v: Uint8Array,
+    value: Uint8Array | ((t: bigint, qs: QuorumSystem, signal?: AbortSignal) => Promise<Uint8Array>),
     once: boolean,
     signal?: AbortSignal,
   ): Promise<WriteResult> {
-    this.checkArgs(x, v);
+    this.checkArgs(x, value instanceof Uint8Array ? value : undefined);
     let lastError: ProtocolError | undefined;
     for (let attempt = 0; attempt < this.options.writeAttempts; attempt++) {
       if (attempt > 0) {
@@ -459,7 +525,9 @@ export class BftkvClient {
       // Reserved at once, so a concurrent write of this client to x never picks the same timestamp (the
       // time phase reserves its answer itself, in the same synchronous step that computes it).
       this.rememberTimestamp(x, t);
-      const signed = await this.collectSignatures(qs, x, t, v, signal);
+      const v = value instanceof Uint8Array ? value : await value(t, qs, signal);
+      this.checkArgs(x, v);
+      const signed = await this.collectSignatures(qs, x, t, v, signal, !(value instanceof Uint8Array));
       if ('retry' in signed) {
         lastError = signed.retry;
         continue;
@@ -545,6 +613,7 @@ export class BftkvClient {
     t: bigint,
     v: Uint8Array,
     signal?: AbortSignal,
+    askEveryone = false,
   ): Promise<{ record: SignedRecord } | { retry: ProtocolError }> {
     const digest = valueDigest(v);
     if (t === SEALED_TIMESTAMP) {
@@ -602,7 +671,7 @@ export class BftkvClient {
     // (8 of 10, more only on failure) and stop when they all signed. Write-once records, which can never be
     // refreshed by a later write, ask every member. Once every clique is sufficient, late signatures get a
     // grace period of signGraceMs.
-    const everyone = t === SEALED_TIMESTAMP;
+    const everyone = askEveryone || t === SEALED_TIMESTAMP;
     const robust = (c: CliqueQuorum) =>
       Math.min(c.members.length, sufficientSignatures(c.members.length - c.b) + c.b);
     const robustDone = () => qs.cliques.every((c) => valid.get(c)!.size >= robust(c));
@@ -770,7 +839,7 @@ export class BftkvClient {
       const needed = qs.kvQuorum - answers.size - rounds.slice(round + 1).reduce((n, r) => n + r.length, 0);
       await this.gather(
         peers,
-        { kind: 'read', x },
+        { kind: 'read', x, proof: options.proof },
         signal,
         (o) => {
           const before = 'response' in o && o.response.kind === 'read' ? o.response.record : undefined;

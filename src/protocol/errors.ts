@@ -26,6 +26,14 @@ export const ERROR_CODES = {
   busy: 19,
   /** The sender is over its request rate at this node (docs/OPERATIONS.md); the request was not processed. */
   rateLimited: 20,
+  /** No password is set up for this UID or variable at this node (docs/PROTOCOL.md §Password). */
+  noCredential: 21,
+  /** A password proof is missing where one is required (a protected read, a registration of a known UID). */
+  authRequired: 22,
+  /** A password proof does not verify, is stale, replayed, or bound to another key or operation. */
+  authFailed: 23,
+  /** Too many password attempts for this UID or variable: the error's timestamp is the wait in ms. */
+  throttled: 24,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

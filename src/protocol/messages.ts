@@ -14,6 +14,19 @@ import {
 } from '../trust/certificate.js';
 import type { Presence } from '../trust/graph.js';
 import { readRevocationProof, writeRevocationProof, type RevocationProof } from '../trust/revocation.js';
+import {
+  NONCE_BYTES,
+  POINT_BYTES,
+  PROOF_BYTES,
+  SCALAR_BYTES,
+  readCredential,
+  readProof,
+  writeCredential,
+  writeProof,
+  type Credential,
+  type CredentialScope,
+  type PasswordProof,
+} from '../crypto/tpa.js';
 import { ERROR_CODES, errorCodeOf, type ErrorCode } from './errors.js';
 
 /** One member signature in a collective signature S. */
@@ -43,14 +56,34 @@ export type Request =
       readonly writerSignature: Uint8Array;
     }
   | { readonly kind: 'write'; readonly record: SignedRecord }
-  | { readonly kind: 'read'; readonly x: Uint8Array }
+  | { readonly kind: 'read'; readonly x: Uint8Array; readonly proof?: PasswordProof | undefined }
   | { readonly kind: 'join'; readonly certificate: Certificate; readonly presence: Presence }
   | { readonly kind: 'leave'; readonly presence: Presence }
   | {
       readonly kind: 'gossip';
       readonly records: readonly SignedRecord[];
       readonly proofs: readonly RevocationProof[];
-    };
+    }
+  /** Password evaluation (docs/PROTOCOL.md §Password): this member's OPRF answer and a fresh nonce. */
+  | {
+      readonly kind: 'passwordEval';
+      readonly scope: CredentialScope;
+      readonly name: Uint8Array;
+      readonly blinded: Uint8Array;
+    }
+  /** Register a certificate under its UID: enrol (credential + this member's share) or prove the password. */
+  | {
+      readonly kind: 'register';
+      readonly certificate: Certificate;
+      readonly enrol?: { readonly credential: Credential; readonly share: Uint8Array } | undefined;
+      readonly proof?: PasswordProof | undefined;
+    }
+  /** Hand this member its share of a roaming value's fresh password key, before the sign request. */
+  | { readonly kind: 'passwordShare'; readonly credential: Credential; readonly share: Uint8Array }
+  /** Show a password proof to the members that evaluated (ends their throttling of the UID or variable). */
+  | { readonly kind: 'passwordConfirm'; readonly proof: PasswordProof }
+  /** A fresh nonce for a password proof (KV nodes, before a protected read). */
+  | { readonly kind: 'challenge' };
 
 export type Response =
   | { readonly kind: 'time'; readonly t: bigint }
@@ -65,13 +98,35 @@ export type Response =
     }
   | { readonly kind: 'ok' }
   | {
+      readonly kind: 'passwordEval';
+      readonly credential: Credential;
+      readonly evaluated: Uint8Array;
+      readonly proof: Uint8Array;
+      readonly nonce: Uint8Array;
+    }
+  | { readonly kind: 'register'; readonly certification: Uint8Array }
+  | { readonly kind: 'challenge'; readonly nonce: Uint8Array }
+  | {
       readonly kind: 'error';
       readonly code: ErrorCode;
       readonly message: string;
       readonly timestamp: bigint;
     };
 
-const COMMANDS = { time: 1, sign: 2, write: 3, read: 4, join: 5, leave: 6, gossip: 7 } as const;
+const COMMANDS = {
+  time: 1,
+  sign: 2,
+  write: 3,
+  read: 4,
+  join: 5,
+  leave: 6,
+  gossip: 7,
+  passwordEval: 8,
+  register: 9,
+  passwordShare: 10,
+  passwordConfirm: 11,
+  challenge: 12,
+} as const;
 const RESPONSE_OK = 0;
 const RESPONSE_ERROR = 0xff;
 const KIND_BY_COMMAND = new Map<number, Request['kind']>(
@@ -167,8 +222,33 @@ export function encodeRequest(req: Request): Uint8Array {
   const w = new ByteWriter().u8(COMMANDS[req.kind]);
   switch (req.kind) {
     case 'time':
-    case 'read':
       w.bytes(req.x);
+      break;
+    case 'read':
+      w.bytes(req.x).bool(req.proof !== undefined);
+      if (req.proof !== undefined) writeProof(w, req.proof);
+      break;
+    case 'passwordEval':
+      w.string(req.scope).bytes(req.name).raw(req.blinded);
+      break;
+    case 'register':
+      writeCertificate(w, req.certificate);
+      w.bool(req.enrol !== undefined);
+      if (req.enrol !== undefined) {
+        writeCredential(w, req.enrol.credential);
+        w.raw(req.enrol.share);
+      }
+      w.bool(req.proof !== undefined);
+      if (req.proof !== undefined) writeProof(w, req.proof);
+      break;
+    case 'passwordShare':
+      writeCredential(w, req.credential);
+      w.raw(req.share);
+      break;
+    case 'passwordConfirm':
+      writeProof(w, req.proof);
+      break;
+    case 'challenge':
       break;
     case 'sign':
       w.bytes(req.x).u64(req.t).bytes(req.v);
@@ -204,8 +284,43 @@ export function decodeRequest(b: Uint8Array): Request {
     case COMMANDS.time:
       req = { kind: 'time', x: readKey(r) };
       break;
-    case COMMANDS.read:
-      req = { kind: 'read', x: readKey(r) };
+    case COMMANDS.read: {
+      const x = readKey(r);
+      req = { kind: 'read', x, proof: r.bool('read.proof') ? readProof(r, LIMITS.keyBytesMax) : undefined };
+      break;
+    }
+    case COMMANDS.passwordEval: {
+      const scope = r.string(16, 'scope');
+      if (scope !== 'uid' && scope !== 'variable') throw new CodecError('scope', `unknown ${scope}`);
+      const name = r.bytes(LIMITS.keyBytesMax, 'name');
+      if (name.length === 0) throw new CodecError('name', 'empty');
+      req = { kind: 'passwordEval', scope, name, blinded: r.raw(POINT_BYTES, 'blinded') };
+      break;
+    }
+    case COMMANDS.register: {
+      const certificate = readCertificate(r);
+      const enrol = r.bool('register.enrol')
+        ? {
+            credential: readCredential(r, LIMITS.keyBytesMax),
+            share: r.raw(SCALAR_BYTES, 'register.share'),
+          }
+        : undefined;
+      const proof = r.bool('register.proof') ? readProof(r, LIMITS.keyBytesMax) : undefined;
+      req = { kind: 'register', certificate, enrol, proof };
+      break;
+    }
+    case COMMANDS.passwordShare:
+      req = {
+        kind: 'passwordShare',
+        credential: readCredential(r, LIMITS.keyBytesMax),
+        share: r.raw(SCALAR_BYTES, 'share'),
+      };
+      break;
+    case COMMANDS.passwordConfirm:
+      req = { kind: 'passwordConfirm', proof: readProof(r, LIMITS.keyBytesMax) };
+      break;
+    case COMMANDS.challenge:
+      req = { kind: 'challenge' };
       break;
     case COMMANDS.sign: {
       const x = readKey(r);
@@ -267,6 +382,16 @@ export function encodeResponse(res: Response): Uint8Array {
       break;
     case 'ok':
       break;
+    case 'passwordEval':
+      writeCredential(w, res.credential);
+      w.raw(res.evaluated).raw(res.proof).raw(res.nonce);
+      break;
+    case 'register':
+      w.raw(res.certification);
+      break;
+    case 'challenge':
+      w.raw(res.nonce);
+      break;
   }
   return w.finish();
 }
@@ -312,7 +437,24 @@ export function decodeResponse(expect: Request['kind'], b: Uint8Array): Response
         break;
       case 'leave':
       case 'gossip':
+      case 'passwordShare':
+      case 'passwordConfirm':
         res = { kind: 'ok' };
+        break;
+      case 'passwordEval':
+        res = {
+          kind: 'passwordEval',
+          credential: readCredential(r, LIMITS.keyBytesMax),
+          evaluated: r.raw(POINT_BYTES, 'evaluated'),
+          proof: r.raw(PROOF_BYTES, 'proof'),
+          nonce: r.raw(NONCE_BYTES, 'nonce'),
+        };
+        break;
+      case 'register':
+        res = { kind: 'register', certification: r.raw(SIGNATURE_BYTES, 'certification') };
+        break;
+      case 'challenge':
+        res = { kind: 'challenge', nonce: r.raw(NONCE_BYTES, 'nonce') };
         break;
     }
   }

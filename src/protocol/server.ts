@@ -20,7 +20,7 @@ import {
   QuorumCache,
   type QuorumOptions,
 } from '../quorum/quorum-system.js';
-import { recordKey, recordPrefix, type Storage } from '../storage/storage.js';
+import { recordKey, recordPrefix, type Storage, type StorageOp } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
 import { verifySelfSignature, type Certificate, type NodeId } from '../trust/certificate.js';
 import type { TrustGraph } from '../trust/graph.js';
@@ -40,6 +40,14 @@ import {
 } from './messages.js';
 import { graphOps, loadGraph, persistGraph } from './node-state.js';
 import {
+  decodeEnvelope,
+  isEnvelope,
+  ownerKey,
+  PasswordService,
+  type PasswordOptions,
+  type RoamingEnvelope,
+} from './password.js';
+import {
   checkCollectiveSignature,
   equivocationProofs,
   identityConflict,
@@ -55,6 +63,8 @@ export interface ServerOptions {
   readonly gossipQueueMax: number;
   /** Deadline of one outgoing gossip message. */
   readonly gossipTimeoutMs: number;
+  /** Password authentication (throttling, nonce lifetimes). */
+  readonly password?: Partial<PasswordOptions>;
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
@@ -63,6 +73,8 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   gossipQueueMax: 1024,
   gossipTimeoutMs: 2000,
 };
+
+const OWNER_MARK = new Uint8Array([1]);
 
 /** Refused records kept as equivocation evidence (volatile, oldest evicted first). */
 const EVIDENCE_MAX = 1024;
@@ -139,6 +151,8 @@ export class BftkvServer {
   /** Refused (insufficiently signed) records by (x, t), bounded: evidence for later equivocation checks. */
   private readonly evidence = new Map<string, SignedRecord>();
   private kvSetCache: { readonly version: number; readonly ids: NodeId[] } | undefined;
+  /** Threshold password authentication (password.ts). */
+  readonly password: PasswordService;
 
   private constructor(
     private readonly deps: ServerDeps,
@@ -147,6 +161,16 @@ export class BftkvServer {
     this.id = deps.certificate.id;
     this.options = { ...DEFAULT_SERVER_OPTIONS, ...deps.options };
     this.quorums = new QuorumCache(graph, this.id, this.options.quorum);
+    this.password = new PasswordService({
+      id: this.id,
+      key: deps.key,
+      storage: deps.storage,
+      clock: deps.clock,
+      random: deps.random,
+      graph,
+      clique: () => this.quorums.get().cliqueOf(this.id),
+      ...(this.options.password === undefined ? {} : { options: this.options.password }),
+    });
   }
 
   /** Opens a server over its storage: loads the graph and revocations, adds its own certificate. */
@@ -202,13 +226,40 @@ export class BftkvServer {
       case 'time':
         return { kind: 'time', t: await this.latestTimestamp(req.x) };
       case 'sign':
-        return this.handleSign(req);
+        return this.handleSign(from, req);
       case 'write': {
         const ack = await this.store(req.record, true);
         return { kind: 'write', ack: ack! };
       }
-      case 'read':
-        return { kind: 'read', record: await this.latestRecord(req.x) };
+      case 'read': {
+        const record = await this.latestRecord(req.x);
+        // A roaming-encrypted value is served only against a password proof (paper §3.3, data secrecy).
+        if (record !== undefined && isEnvelope(record.v)) {
+          if (req.proof === undefined)
+            throw new ProtocolError('authRequired', 'this value is password-protected: a proof is required');
+          const envelope = this.envelopeOf(record.v);
+          this.password.verifyProof(from, req.proof, envelope.credential, { kind: 'read', x: req.x });
+        }
+        return { kind: 'read', record };
+      }
+      case 'passwordEval':
+        return {
+          kind: 'passwordEval',
+          ...(await this.password.evaluate(from, req.scope, req.name, req.blinded)),
+        };
+      case 'register':
+        return {
+          kind: 'register',
+          certification: await this.password.register(from, req.certificate, req.enrol, req.proof),
+        };
+      case 'passwordShare':
+        this.password.share(from, req.credential, req.share);
+        return { kind: 'ok' };
+      case 'passwordConfirm':
+        await this.password.confirm(from, req.proof);
+        return { kind: 'ok' };
+      case 'challenge':
+        return { kind: 'challenge', nonce: this.password.challenge(from) };
       case 'join':
         return this.handleJoin(from, req.certificate, req.presence);
       case 'leave':
@@ -247,7 +298,16 @@ export class BftkvServer {
    * Sign request (paper §4.1 "get signature"): verify s_C and the writer's quorum certificate, enforce
    * TOFU, the timestamp step and "never two values for one (x, t)", persist, then sign.
    */
-  private async handleSign(req: Extract<Request, { kind: 'sign' }>): Promise<Response> {
+  private envelopeOf(v: Uint8Array): RoamingEnvelope {
+    try {
+      return decodeEnvelope(v);
+    } catch (e) {
+      if (e instanceof CodecError) throw new ProtocolError('malformed', `roaming value: ${e.message}`);
+      throw e;
+    }
+  }
+
+  private async handleSign(from: NodeId | null, req: Extract<Request, { kind: 'sign' }>): Promise<Response> {
     const writer = req.writer;
     if (this.graph.isRevoked(writer.id)) throw new ProtocolError('revoked', 'writer is revoked');
     await this.refuseIdentityConflict(writer);
@@ -269,6 +329,7 @@ export class BftkvServer {
     }
     if (req.t === 0n) throw new ProtocolError('invalidTimestamp', 'timestamp 0 is reserved');
     const digest = valueDigest(req.v);
+    const envelope = isEnvelope(req.v) ? this.envelopeOf(req.v) : undefined;
     return this.locks.run(toHex(req.x), async () => {
       const raw = await this.deps.storage.get('signed', req.x);
       const prev = raw === undefined ? undefined : decodeSignedState(raw);
@@ -317,7 +378,14 @@ export class BftkvServer {
           writerSignature: req.writerSignature,
           ownerUid: writer.body.uid,
         };
-        await this.deps.storage.write([{ ns: 'signed', key: req.x, value: encodeSignedState(state) }]);
+        const ops: StorageOp[] = [{ ns: 'signed', key: req.x, value: encodeSignedState(state) }];
+        // The owner marker keeps a UID that owns variables from being enrolled by someone else (password.ts).
+        if (prev === undefined)
+          ops.push({ ns: 'password', key: ownerKey(writer.body.uid), value: OWNER_MARK });
+        // A roaming value is signed only with this member's share of its password key stored alongside.
+        if (envelope !== undefined) ops.push(...this.password.signOps(from, req.x, req.t, envelope));
+        await this.deps.storage.write(ops);
+        if (envelope !== undefined) this.password.consumed(envelope);
       }
       this.stats.signed++;
       return {
