@@ -7,6 +7,7 @@ import { LIMITS } from '../limits.js';
 import { CliFailure, command, names, withClient } from './command.js';
 import { CLIENT_OPTIONS, UsageError } from './options.js';
 import { quorumLines, statusText } from './render.js';
+import { PASSWORD_OPTIONS, readPassword } from './password-commands.js';
 
 /** Checks a key given on the command line (a usage error, not a failed operation). */
 function checkedKey(name: string, key: string): Uint8Array {
@@ -38,15 +39,22 @@ export const putCommand = command(
         type: 'boolean',
         help: 'write-once: seal the value with the largest timestamp; nobody can change it afterwards',
       },
+      password: {
+        type: 'boolean',
+        help: 'encrypt the value under a fresh key only the password (and t servers per clique) can re-derive',
+      },
+      ...PASSWORD_OPTIONS,
       ...CLIENT_OPTIONS,
     },
     details: [
       'VALUE "-" reads the value from standard input (at most 1 MiB). The first UID that writes KEY owns it',
       '(TOFU): writes by other identities are refused with permissionDenied; a sealed key refuses every',
-      'write with sealed.',
+      'write with sealed. With --password the value is roaming-encrypted (paper §3.3): any device that knows',
+      'the password reads it with `get --password`; a read without the password proof is refused.',
     ].join('\n'),
     examples: [
       'bftkv put --cluster C mykey myvalue',
+      'bftkv put --cluster C --id alice --password --password-file pw.txt vault "s3cret"',
       'bftkv put --once --cluster C tx/1f3a "pay bob 5"',
       'bftkv put --cluster C photo - < photo.jpg',
     ],
@@ -61,9 +69,17 @@ export const putCommand = command(
       if (error instanceof RangeError) throw new UsageError(error.message, 'put');
       throw error;
     }
+    if (values.password && values.once)
+      throw new UsageError('--password and --once cannot be combined', 'put');
+    const pw = values.password ? await readPassword('put', values['password-file'], io) : undefined;
     return withClient('put', values, io, async (kv, signal) => {
       const start = performance.now();
-      const w = values.once ? await kv.putOnce(x, v, { signal }) : await kv.put(x, v, { signal });
+      const w =
+        pw !== undefined
+          ? await kv.putProtected(x, v, pw, { signal })
+          : values.once
+            ? await kv.putOnce(x, v, { signal })
+            : await kv.put(x, v, { signal });
       const took = ms(start);
       return {
         text:
@@ -83,6 +99,11 @@ export const getCommand = command(
     positionals: [1, 1],
     options: {
       raw: { type: 'boolean', help: 'print the value bytes exactly, without a newline' },
+      password: {
+        type: 'boolean',
+        help: 'the value is password-protected: prove the password and decrypt it',
+      },
+      ...PASSWORD_OPTIONS,
       ...CLIENT_OPTIONS,
     },
     details: [
@@ -90,11 +111,28 @@ export const getCommand = command(
       'checks for equivocation, and writes the latest value back to nodes that lack it. With --json the value',
       'is "value" when it is UTF-8 text and always "valueBase64".',
     ].join('\n'),
-    examples: ['bftkv get --cluster C mykey', 'bftkv get --raw --cluster C photo > photo.jpg'],
+    examples: [
+      'bftkv get --cluster C mykey',
+      'bftkv get --raw --cluster C photo > photo.jpg',
+      'bftkv get --cluster C --id alice-laptop --password --password-file pw.txt vault',
+    ],
   },
   async ({ values, positionals }, io) => {
     const key = positionals[0]!;
     const x = checkedKey('get', key);
+    if (values.password) {
+      const pw = await readPassword('get', values['password-file'], io);
+      return withClient('get', values, io, async (kv, signal) => {
+        const start = performance.now();
+        const value = await kv.getProtected(x, pw, { signal });
+        const took = ms(start);
+        if (value === undefined) throw new CliFailure('notFound', `no value for key ${JSON.stringify(key)}`);
+        return {
+          text: values.raw ? value : `${Buffer.from(value).toString('utf8')}\n`,
+          json: { key, value: text(value), valueBase64: Buffer.from(value).toString('base64'), ms: took },
+        };
+      });
+    }
     return withClient('get', values, io, async (kv, signal) => {
       const start = performance.now();
       const r = await kv.read(x, { signal });

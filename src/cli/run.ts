@@ -14,6 +14,7 @@ import { CliFailure, toJson, type Command, type Io } from './command.js';
 import { demoCommand } from './demo.js';
 import { certCommand, initCommand, trustCommand } from './identity-commands.js';
 import { getCommand, joinCommand, putCommand, statusCommand } from './kv-commands.js';
+import { deviceAddCommand, recoverCommand, registerCommand } from './password-commands.js';
 import { parseCommand, renderHelp, UsageError } from './options.js';
 
 export const COMMANDS: readonly Command[] = [
@@ -22,6 +23,9 @@ export const COMMANDS: readonly Command[] = [
   statusCommand,
   joinCommand,
   initCommand,
+  registerCommand,
+  recoverCommand,
+  deviceAddCommand,
   certCommand,
   trustCommand,
   clusterUpCommand,
@@ -47,7 +51,7 @@ ${summaries('put').join('\n')}
 ${summaries('get').join('\n')}
 
 Identity and trust:
-${[...summaries('init'), ...summaries('cert'), ...summaries('trust'), ...summaries('join'), ...summaries('status')].join('\n')}
+${[...summaries('init'), ...summaries('register'), ...summaries('recover'), ...summaries('device '), ...summaries('cert'), ...summaries('trust'), ...summaries('join'), ...summaries('status')].join('\n')}
 
 Local cluster:
 ${[...summaries('cluster '), ...summaries('node'), ...summaries('demo')].join('\n')}
@@ -68,6 +72,10 @@ Concepts
                   honest node. A read verifies every answer and writes the latest value back.
   TOFU            Trust on first use: the first UID to write a key owns it; writes by other UIDs are refused.
   Write-once      \`put --once\` writes with the largest timestamp: the value is sealed and never changes.
+  Passwords       \`bftkv register\` certifies a key under its UID with a password split over each clique
+                  (threshold t = n - b): fewer than t servers learn nothing to test guesses with. A lost key
+                  is replaced (\`recover\`), a device added (\`device add\`), and \`put/get --password\` store a
+                  value only the password can decrypt, from any device.
   Revocation      A node caught signing two values for one key and timestamp is revoked, with a proof that
                   anyone can check; it is never trusted again.
 
@@ -122,6 +130,9 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       return 0;
     }
     name = `cluster ${second}`;
+    rest = argv.slice(2);
+  } else if (first === 'device' && second !== undefined && !second.startsWith('-')) {
+    name = `device ${second}`;
     rest = argv.slice(2);
   }
   const cmd = COMMANDS.find((c) => c.spec.name === name);

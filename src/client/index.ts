@@ -31,6 +31,7 @@ import { LIMITS, SEALED_TIMESTAMP } from '../limits.js';
 import { certificateFiles, CLIENT_NAME, CLUSTER_FILE } from '../node/cluster.js';
 import { loadIdentity, readCertificateFile, saveCertificate, type Identity } from '../node/identity.js';
 import { BftkvClient, type ClientOptions, type WriteResult } from '../protocol/client.js';
+import { PasswordClient, type PasswordClientOptions } from '../protocol/password-client.js';
 import { TlsTransport } from '../transport/tls.js';
 import { certify, withCertifications, type Certificate, type NodeId } from '../trust/certificate.js';
 import { TrustGraph } from '../trust/graph.js';
@@ -62,6 +63,8 @@ export interface ConnectOptions {
   readonly persist?: boolean;
   /** Protocol client tuning (phase deadlines, retries); defaults are the protocol's. */
   readonly clientOptions?: Partial<ClientOptions>;
+  /** Password authentication tuning (how long to sit out throttling). */
+  readonly passwordOptions?: Partial<PasswordClientOptions>;
   readonly signal?: AbortSignal;
 }
 
@@ -168,7 +171,23 @@ export async function connect(options: ConnectOptions): Promise<Bftkv> {
     state.certificates.map((c) => c.id).filter((id) => !bootstrap.has(id) && id !== identity.id),
     graph.reachableFrom(identity.id),
   );
-  return new Bftkv(identity, client, transport, persist);
+  const password = new PasswordClient({
+    client,
+    key: identity.key,
+    clock: systemClock,
+    random: secureRandom,
+    ...(options.passwordOptions === undefined ? {} : { options: options.passwordOptions }),
+  });
+  return new Bftkv(identity, client, transport, persist, password);
+}
+
+export interface RegisterResult {
+  /** True when this registration set the UID's password (its enrolment). */
+  readonly enrolled: boolean;
+  /** Clique members that certified this identity's key. */
+  readonly certifiedBy: readonly NodeRef[];
+  /** Members whose password answers were proven wrong. */
+  readonly culprits: readonly NodeId[];
 }
 
 /** Every certificate of CLUSTER/certs (what `cluster up` wrote, with all certifications). */
@@ -197,6 +216,8 @@ export class Bftkv {
     /** The transport underneath (for its statistics). */
     readonly transport: TlsTransport,
     private readonly persist: boolean,
+    /** Threshold password authentication underneath. */
+    readonly password: PasswordClient,
   ) {
     this.savedVersion = protocol.graph.version;
   }
@@ -311,6 +332,53 @@ export class Bftkv {
     if (added > 0) await saveCertificate(this.dir, merged);
     this.protocol.graph.addCertifications(this.id, copy.certifications);
     return added;
+  }
+
+  /**
+   * Registers this identity's key under its UID with `password` (paper §3.3 TPA, §4.3): the first key of a
+   * UID enrols it (sets the password); later keys (key recovery, another device) prove the password. The
+   * identity first certifies every server it knows (its trust), then keeps the cliques' certifications in
+   * ID/cert, so it can write the UID's variables.
+   */
+  async register(password: string, options: OperationOptions = {}): Promise<RegisterResult> {
+    const graph = this.protocol.graph;
+    for (const c of graph.certificates()) {
+      if (c.id === this.id || c.body.address === '') continue;
+      if (!c.certifications.some((k) => k.issuer === this.id)) this.trust(c);
+    }
+    const r = await this.password.register(this.protocol.certificate(), password, options.signal);
+    const mine = await readCertificateFile(join(this.dir, 'cert'));
+    await saveCertificate(this.dir, withCertifications(mine, r.certifications));
+    graph.addCertifications(this.id, r.certifications);
+    await this.save();
+    return {
+      enrolled: r.enrolled,
+      certifiedBy: r.certifications.map((c) => this.ref(c.issuer)),
+      culprits: r.culprits,
+    };
+  }
+
+  /**
+   * Writes `value` under `key` encrypted under a fresh key only `password` and t members of every clique can
+   * re-derive (roaming encryption, paper §3.3); readable with `getProtected` on any device.
+   */
+  async putProtected(
+    key: Bytes,
+    value: Bytes,
+    password: string,
+    options: OperationOptions = {},
+  ): Promise<PutResult> {
+    const w = await this.password.writeProtected(keyBytes(key), valueBytes(value), password, options.signal);
+    return this.putResult(w);
+  }
+
+  /** Reads and decrypts a password-protected value (a proof of the password goes with the read). */
+  async getProtected(
+    key: Bytes,
+    password: string,
+    options: OperationOptions = {},
+  ): Promise<Uint8Array | undefined> {
+    return (await this.password.readProtected(keyBytes(key), password, options.signal)).plaintext;
   }
 
   /** Saves the known graph to ID/client-state if it changed (when persisting). */

@@ -20,14 +20,24 @@ import { Histogram, MetricsText, type Sample } from './metrics.js';
 
 export type RequestKindLabel = Request['kind'] | 'unknown';
 
+/** Every request kind, checked by the compiler: a new kind without a label would crash the handler wrap. */
+const KINDS: Record<Request['kind'], true> = {
+  time: true,
+  sign: true,
+  write: true,
+  read: true,
+  join: true,
+  leave: true,
+  gossip: true,
+  passwordEval: true,
+  register: true,
+  passwordShare: true,
+  passwordConfirm: true,
+  challenge: true,
+};
+
 export const REQUEST_KIND_LABELS: readonly RequestKindLabel[] = [
-  'time',
-  'sign',
-  'write',
-  'read',
-  'join',
-  'leave',
-  'gossip',
+  ...(Object.keys(KINDS) as Array<Request['kind']>),
   'unknown',
 ];
 
@@ -152,6 +162,26 @@ export function renderNodeMetrics(s: NodeMetricsSources): string {
       'Keys revoked in this node’s trust graph.',
       s.server.graph.revocations().length,
     );
+    const pw = s.server.password.stats;
+    m.counter(
+      'bftkv_password_evaluations_total',
+      'Password evaluations answered (paper §3.3).',
+      pw.evaluations,
+    );
+    m.counter(
+      'bftkv_password_throttled_total',
+      'Password evaluations refused because the UID or variable had too many recent attempts.',
+      pw.throttled,
+    );
+    m.gauge(
+      'bftkv_password_pending_failures',
+      'Password evaluations not followed by a valid proof yet (possible guesses), over all UIDs/variables.',
+      s.server.password.pendingFailures(),
+    );
+    m.counter('bftkv_password_proofs_accepted_total', 'Valid password proofs.', pw.proofsAccepted);
+    m.counter('bftkv_password_proofs_rejected_total', 'Refused password proofs.', pw.proofsRejected);
+    m.counter('bftkv_password_enrolments_total', 'UIDs enrolled (first registration).', pw.enrolments);
+    m.counter('bftkv_registrations_total', 'Keys certified through registration.', pw.registrations);
   }
   m.counter(
     'bftkv_signatures_verified_total',
