@@ -23,6 +23,7 @@ import { systemClock } from '../src/env/clock.js';
 import { secureRandom } from '../src/env/random.js';
 import { loadIdentity, readCertificateFile } from '../src/node/identity.js';
 import { certificateFiles, clusterDown, clusterUp, type ClusterInfo } from '../src/node/cluster.js';
+import { PasswordClient } from '../src/protocol/password-client.js';
 import { BftkvClient } from '../src/protocol/client.js';
 import { TlsTransport } from '../src/transport/tls.js';
 import { isTopologyName } from '../src/topology/topology.js';
@@ -180,6 +181,23 @@ try {
     await phase(info, 'write-new', clients, (cl, c) =>
       cl.write(utf8(`bench/new/${count}/${c}/${fresh++}`), utf8('fresh')),
     );
+    // Password authentication (issue 4): each client has its own roaming value (throttling is per
+    // variable); `auth` = evaluation at every clique member + the proof shown to them, `read-password` = the
+    // whole protected read (authentication, KV challenges, read with the proof, decryption).
+    const pws = clients.map(
+      (cl) => new PasswordClient({ client: cl, key: identity.key, clock: systemClock, random: secureRandom }),
+    );
+    const vault = (c: number) => utf8(`bench/vault/${count}/${c}`);
+    await Promise.all(pws.map((pw, c) => pw.writeProtected(vault(c), utf8('secret'), 'bench password')));
+    await phase(info, 'auth', clients, async (cl, c) => {
+      const pw = pws[c]!;
+      const auth = await pw.authenticate('variable', vault(c), 'bench password');
+      const proof = pw.proof(auth, { kind: 'confirm' });
+      const ids = new Set(auth.nonces.map((n) => n.server));
+      const peers = certs.filter((k) => ids.has(k.id));
+      await cl.exchange(peers, () => ({ kind: 'passwordConfirm', proof }), undefined);
+    });
+    await phase(info, 'read-password', clients, (_cl, c) => pws[c]!.readProtected(vault(c), 'bench password'));
   }
 } finally {
   await transport?.close();
