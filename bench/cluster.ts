@@ -197,7 +197,9 @@ try {
       const peers = certs.filter((k) => ids.has(k.id));
       await cl.exchange(peers, () => ({ kind: 'passwordConfirm', proof }), undefined);
     });
-    await phase(info, 'read-password', clients, (_cl, c) => pws[c]!.readProtected(vault(c), 'bench password'));
+    await phase(info, 'read-password', clients, (_cl, c) =>
+      pws[c]!.readProtected(vault(c), 'bench password'),
+    );
   }
 } finally {
   await transport?.close();

@@ -286,7 +286,9 @@ export function decodeRequest(b: Uint8Array): Request {
       break;
     case COMMANDS.read: {
       const x = readKey(r);
-      req = { kind: 'read', x, proof: r.bool('read.proof') ? readProof(r, LIMITS.keyBytesMax) : undefined };
+      req = r.bool('read.proof')
+        ? { kind: 'read', x, proof: readProof(r, LIMITS.keyBytesMax) }
+        : { kind: 'read', x };
       break;
     }
     case COMMANDS.passwordEval: {
@@ -306,7 +308,12 @@ export function decodeRequest(b: Uint8Array): Request {
           }
         : undefined;
       const proof = r.bool('register.proof') ? readProof(r, LIMITS.keyBytesMax) : undefined;
-      req = { kind: 'register', certificate, enrol, proof };
+      req = {
+        kind: 'register',
+        certificate,
+        ...(enrol === undefined ? {} : { enrol }),
+        ...(proof === undefined ? {} : { proof }),
+      };
       break;
     }
     case COMMANDS.passwordShare:

@@ -1,6 +1,8 @@
 // Wire messages (src/protocol/messages.ts, docs/PROTOCOL.md §Messages): round trips for every request and
 // response kind, fuzzing that only ever yields a decoded message or a CodecError, the frame bound, and
 // canonical collective signatures (sorted, one per signer).
+import { blindPassword, credentialId, encodeScalar, setupPassword } from '../../src/crypto/tpa.js';
+import { secureRandom } from '../../src/env/random.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -119,6 +121,23 @@ const proofs: RevocationProof[] = [
 ];
 
 const s1 = signerCerts[0]!;
+const pwSetup = setupPassword(
+  'uid',
+  utf8('a@b'),
+  1n,
+  [{ members: [s1.id, '0'.repeat(31) + '1', '0'.repeat(31) + '2', '0'.repeat(31) + '3'].sort() }],
+  'pw',
+  secureRandom,
+);
+const pwShare = encodeScalar([...pwSetup.shares[0]!.values()][0]!.share);
+const pwBlinded = blindPassword('uid', utf8('a@b'), 'pw', secureRandom).blinded;
+const pwProof = {
+  credentialId: credentialId(pwSetup.credential),
+  requester: s1.id,
+  operation: { kind: 'read' as const, x: utf8('x') },
+  nonces: [{ server: s1.id, nonce: new Uint8Array(32).fill(9) }],
+  signature: new Uint8Array(64).fill(3),
+};
 const labelled: Array<[string, Request]> = [
   ['time', { kind: 'time', x: utf8('alice/profile') }],
   [
@@ -140,6 +159,16 @@ const labelled: Array<[string, Request]> = [
   ['leave', { kind: 'leave', presence: presence(signerKeys[0]!, s1.id, 2n, false) }],
   ['gossip with records and every kind of proof', { kind: 'gossip', records: [rec1, sealed], proofs }],
   ['empty gossip', { kind: 'gossip', records: [], proofs: [] }],
+  ['password evaluation', { kind: 'passwordEval', scope: 'uid', name: utf8('a@b'), blinded: pwBlinded }],
+  [
+    'register with an enrolment',
+    { kind: 'register', certificate: s1, enrol: { credential: pwSetup.credential, share: pwShare } },
+  ],
+  ['register with a proof', { kind: 'register', certificate: s1, proof: pwProof }],
+  ['read with a proof', { kind: 'read', x: utf8('x'), proof: pwProof }],
+  ['password share', { kind: 'passwordShare', credential: pwSetup.credential, share: pwShare }],
+  ['password confirmation', { kind: 'passwordConfirm', proof: pwProof }],
+  ['challenge', { kind: 'challenge' }],
 ];
 const requests = labelled.map(([, r]) => r);
 
@@ -165,6 +194,20 @@ const responses: Array<[Request['kind'], Response]> = [
   ['join', { kind: 'join', certificates: [], presences: [], proofs: [] }],
   ['leave', { kind: 'ok' }],
   ['gossip', { kind: 'ok' }],
+  ['passwordShare', { kind: 'ok' }],
+  ['passwordConfirm', { kind: 'ok' }],
+  [
+    'passwordEval',
+    {
+      kind: 'passwordEval',
+      credential: pwSetup.credential,
+      evaluated: pwBlinded,
+      proof: new Uint8Array(64).fill(5),
+      nonce: new Uint8Array(32).fill(6),
+    },
+  ],
+  ['register', { kind: 'register', certification: new Uint8Array(64).fill(7) }],
+  ['challenge', { kind: 'challenge', nonce: new Uint8Array(32).fill(8) }],
   [
     'write',
     {

@@ -115,8 +115,7 @@ void test('up to b wrong answers per clique are named and authentication still s
   const c = combineEvaluations(s.credential, b, ans);
   assert.deepEqual(c.keys.auth.publicKey, s.credential.authKey);
   assert.deepEqual([...c.culprits].sort(), [...liars].sort());
-  for (const id of liars)
-    assert.ok(!verifyEvaluation(b, g0, g0.members.indexOf(id) + 1, ans[0]!.get(id)!));
+  for (const id of liars) assert.ok(!verifyEvaluation(b, g0, g0.members.indexOf(id) + 1, ans[0]!.get(id)!));
 });
 
 void test('b + 1 wrong answers in a clique of 10 leave too few: the culprits are named, no keys', () => {
@@ -129,7 +128,8 @@ void test('b + 1 wrong answers in a clique of 10 leave too few: the culprits are
     ans[0]!.set(id, { evaluated: other, proof: ans[0]!.get(id)!.proof });
   assert.throws(
     () => combineEvaluations(s.credential, b, ans),
-    (e: unknown) => e instanceof TpaError && e.culprits.length === 4 && /6 verifiable answers/.test(e.message),
+    (e: unknown) =>
+      e instanceof TpaError && e.culprits.length === 4 && /6 verifiable answers/.test(e.message),
   );
 });
 
@@ -151,7 +151,8 @@ function offlineAttack(s: PasswordSetup, compromised: number, dictionary: readon
         k = ristretto255.Point.Fn.add(k, ristretto255.Point.Fn.mul(lambdas[i]!, sh.share));
       return evaluateDirect(k === 0n ? 1n : k, input, secureRandom);
     });
-    if (bytesEqual(deriveKeys(outputs, credentialCoreId(cred)).auth.publicKey, cred.authKey)) found.push(guess);
+    if (bytesEqual(deriveKeys(outputs, credentialCoreId(cred)).auth.publicKey, cred.authKey))
+      found.push(guess);
   }
   return found;
 }
