@@ -45,8 +45,9 @@ import type { Random } from '../../env/random.js';
 
 /** Largest number of participants n (indices are 1..n). */
 export const PARTICIPANTS_MAX = 255;
-/** Session identifiers are between these many bytes long (chosen by the coordinator, fresh per session). */
+/** Shortest session identifier (chosen by the coordinator, fresh per session). */
 export const SESSION_ID_BYTES_MIN = 16;
+/** Longest session identifier. */
 export const SESSION_ID_BYTES_MAX = 64;
 /** Largest message a signer accepts to sign (an X.509 TBSCertificate fits easily). */
 export const MESSAGE_BYTES_MAX = 65536;
@@ -851,7 +852,7 @@ export class FrostDkgParticipant {
     if (!isList(round1) || round1.length !== this.participants)
       throw new FrostProtocolError(
         `DKG round 1: expected ${this.participants} broadcasts, got ${describe(round1)}`,
-        missingSenders(round1, this.participants, 0),
+        missingSenders(round1, this.participants, this.index),
       );
     const bySender = new Map<number, DkgRound1Message>();
     const culprits = new Set<number>();
@@ -1290,9 +1291,14 @@ export async function frostSign(options: {
       u,
     );
   };
+  let usableBefore = Number.POSITIVE_INFINITY;
   while (true) {
     signal?.throwIfAborted();
     const candidates = usable();
+    // Invariant: every failed attempt drops at least one signer, so there are at most n − t + 1 attempts.
+    if (candidates.length >= usableBefore)
+      throw new Error('Invariant: a failed FROST attempt drops a signer');
+    usableBefore = candidates.length;
     if (candidates.length < group.threshold) return fail('too few signers');
     const chosen = candidates.slice(0, group.threshold);
     const sessionId = random.bytes(32);

@@ -49,8 +49,9 @@ import {
 import { CertificationRequest } from '@peculiar/asn1-csr';
 import type { Random } from '../../env/random.js';
 
-/** Largest accepted request (PEM or DER) and CA certificate. */
+/** Largest accepted request in DER bytes (PEM may be twice as many characters). */
 export const CSR_BYTES_MAX = 65536;
+/** Largest accepted CA certificate in DER bytes (PEM may be twice as many characters). */
 export const CERTIFICATE_BYTES_MAX = 65536;
 /** Largest encoded subject name copied from a request. */
 export const NAME_BYTES_MAX = 4096;
