@@ -46,6 +46,7 @@ export class Cluster {
   readonly shares = new Map<number, KeyShare[]>();
   /** Behaviour overrides by server index (malicious servers). */
   readonly behaviours = new Map<number, (honest: Handler) => Handler>();
+  private readonly handlers = new Map<number, { behaviour: (honest: Handler) => Handler; handler: Handler }>();
   /** Refusals seen by the relay, for assertions. */
   readonly refusals: { party: number; round: string; error: unknown }[] = [];
   nowMs = 1_000_000;
@@ -83,9 +84,17 @@ export class Cluster {
   deliver(step: SendStep): Map<number, Uint8Array | undefined> {
     const answers = new Map<number, Uint8Array | undefined>();
     for (const j of step.to) {
-      const honest = this.honest(j);
+      // One handler per behaviour for the whole run, so a malicious behaviour can keep state across rounds.
       const behaviour = this.behaviours.get(j);
-      const handler = behaviour === undefined ? honest : behaviour(honest);
+      let handler = this.honest(j);
+      if (behaviour !== undefined) {
+        let cached = this.handlers.get(j);
+        if (cached?.behaviour !== behaviour) {
+          cached = { behaviour, handler: behaviour(handler) };
+          this.handlers.set(j, cached);
+        }
+        handler = cached.handler;
+      }
       try {
         answers.set(j, handler(step.request, step.round));
       } catch (error) {
@@ -216,4 +225,38 @@ export function containsSecret(root: unknown, secret: bigint, secretBytes: Uint8
     else for (const k of Object.getOwnPropertyNames(v)) stack.push((v as Record<string, unknown>)[k]);
   }
   return false;
+}
+
+/** `haystack` with the first occurrence of `needle` replaced by `replacement` (same length). */
+export function replaceBytes(haystack: Uint8Array, needle: Uint8Array, replacement: Uint8Array): Uint8Array {
+  if (needle.length !== replacement.length) throw new RangeError('replaceBytes: lengths differ');
+  const at = Buffer.from(haystack).indexOf(Buffer.from(needle));
+  if (at < 0) return haystack;
+  const out = new Uint8Array(haystack);
+  out.set(replacement, at);
+  return out;
+}
+
+/**
+ * A dealer that sends `rewrite(deal)` instead of its deal, and otherwise behaves like the honest server
+ * that made the original (it sees its own original deal when the deals are relayed back).
+ */
+export function cheatingDealer(
+  rewrite: (deal: Uint8Array) => Uint8Array,
+  after: (honest: Handler) => Handler = (honest) => honest,
+): (honest: Handler) => Handler {
+  return (honest) => {
+    let original: Uint8Array | undefined;
+    let sent: Uint8Array | undefined;
+    const rest = after(honest);
+    return (request, round) => {
+      if (round === 'open') {
+        original = honest(request, round);
+        sent = rewrite(original);
+        return sent;
+      }
+      const seen = original !== undefined && sent !== undefined ? replaceBytes(request, sent, original) : request;
+      return rest(seen, round);
+    };
+  };
 }

@@ -307,7 +307,7 @@ export class JvssParty {
       else accused.push(d);
     }
     this.deals = deals;
-    this.dealSet = dealSetDigest(context, messages);
+    this.dealSet = dealSetDigest(context, [...deals.values()]);
     this.ownComplaint = signMessage(
       this.identity,
       encodeComplaint(context, { complainer: me, dealSetDigest: this.dealSet, accused }),
@@ -443,7 +443,10 @@ export class JvssCoordinator {
     if (this.deals.size < minParties)
       throw new GjkrFailure(`only ${this.deals.size} valid deals, ${minParties} needed`, this.culprits);
     const messages = [...this.deals.values()].map((d) => d.message).sort((a, b) => a.from - b.from);
-    this.dealSet = dealSetDigest(context, messages);
+    this.dealSet = dealSetDigest(
+      context,
+      [...this.deals.values()].map((d) => d.body),
+    );
     return messages.map((m) => ({ from: m.from, bytes: m.bytes }));
   }
 

@@ -217,13 +217,20 @@ export function subShareScalars(specs: readonly JvssSpec[]): number {
 /** A dealer's public commitments and the sealed sub-shares for every other participant. */
 export interface DealBody {
   readonly dealer: number;
+  /** The encoded commitments as received (what the deal-set digest covers). */
+  readonly commitmentBytes: Uint8Array;
   /** Per spec, Pedersen commitments C_0..C_d; C_0 is the identity for zero-constant specs (not sent). */
   readonly commitments: readonly (readonly GroupElement[])[];
   readonly boxes: ReadonlyMap<number, Uint8Array>;
 }
 
 /** Writes a deal body. */
-export function encodeDeal(group: DlGroup, context: Uint8Array, specs: readonly JvssSpec[], deal: DealBody): Uint8Array {
+export function encodeDeal(
+  group: DlGroup,
+  context: Uint8Array,
+  specs: readonly JvssSpec[],
+  deal: Omit<DealBody, 'commitmentBytes'>,
+): Uint8Array {
   const w = bodyHeader(BODY.deal, context, deal.dealer);
   specs.forEach((spec, i) => {
     const c = deal.commitments[i]!;
@@ -242,6 +249,9 @@ export function decodeDeal(
   m: SignedMessage,
 ): DealBody {
   const r = bodyReader(m);
+  let count = 0;
+  for (const spec of specs) count += spec.zeroConstant ? spec.degree : spec.degree + 1;
+  const commitmentBytes = m.body.slice(1 + 32 + 2, 1 + 32 + 2 + count * group.elementBytes);
   const commitments = specs.map((spec, i) => {
     const c: GroupElement[] = [];
     if (spec.zeroConstant) c.push(group.identity);
@@ -264,7 +274,7 @@ export function decodeDeal(
     if (box.length !== boxBytes) throw new CodecError('deal.boxes', `box for ${j} has ${box.length} bytes, expected ${boxBytes}`);
   }
   if (boxes.size !== participants.length - 1) throw new CodecError('deal.boxes', 'boxes for non-participants');
-  return { dealer: m.from, commitments, boxes };
+  return { dealer: m.from, commitmentBytes, commitments, boxes };
 }
 
 /** A verifier's list of dealers whose sub-shares failed (empty: it accepts every deal). */
@@ -493,10 +503,14 @@ export function boxAad(context: Uint8Array, dealer: number, recipient: number): 
   return new ByteWriter().raw(utf8('bftkv/gjkr/box/v1')).raw(context).u16(dealer).u16(recipient).finish();
 }
 
-/** Digest of the set of deals a session works with (sorted by dealer). */
-export function dealSetDigest(context: Uint8Array, deals: readonly SignedMessage[]): Uint8Array {
+/**
+ * Digest of the set of deals a session works with: the dealers and their commitments, sorted by dealer.
+ * The sealed boxes are left out on purpose: each recipient checks its own box against the commitments, and
+ * what all parties must agree on is only who dealt and what they committed to.
+ */
+export function dealSetDigest(context: Uint8Array, deals: readonly Pick<DealBody, 'dealer' | 'commitmentBytes'>[]): Uint8Array {
   const w = new ByteWriter().raw(utf8('bftkv/gjkr/deal-set/v1')).raw(context);
-  writeList(w, [...deals].sort((a, b) => a.from - b.from), (w2, d) => w2.u16(d.from).raw(sha256(d.body)));
+  writeList(w, [...deals].sort((a, b) => a.dealer - b.dealer), (w2, d) => w2.u16(d.dealer).raw(sha256(d.commitmentBytes)));
   return sha256(w.finish());
 }
 
