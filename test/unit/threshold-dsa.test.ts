@@ -25,10 +25,20 @@ const dsaKey = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 
 const originalPem = dsaKey.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const group = readPrivateKey(dsaKey.privateKey).group;
 
-function signAndCheck(cluster: Cluster, parties: ReturnType<typeof makeParties>, info: DlPublicKeyInfo, pem: string): SigningResult {
+function signAndCheck(
+  cluster: Cluster,
+  parties: ReturnType<typeof makeParties>,
+  info: DlPublicKeyInfo,
+  pem: string,
+): SigningResult {
   const message = secureRandom.bytes(300);
-  const result = cluster.run<SigningResult>(new SigningCoordinator({ info, message, sid: secureRandom.bytes(32), directory: parties.directory }));
-  assert.ok(nodeVerify('sha256', message, { key: pem, dsaEncoding: 'der' }, result.signature), 'node:crypto verifies');
+  const result = cluster.run<SigningResult>(
+    new SigningCoordinator({ info, message, sid: secureRandom.bytes(32), directory: parties.directory }),
+  );
+  assert.ok(
+    nodeVerify('sha256', message, { key: pem, dsaEncoding: 'der' }, result.signature),
+    'node:crypto verifies',
+  );
   assert.ok(opensslVerify(pem, result.signature, message), 'openssl verifies');
   const { r, s } = decodeDerSignature(result.signature);
   assert.ok(r > 0n && r < group.q && s > 0n && s < group.q);
@@ -51,7 +61,9 @@ for (const [n, t] of [
   void test(`DSA: distributed key generation n=${n} t=${t}, then threshold signing verified by node:crypto and openssl`, () => {
     const parties = makeParties(n);
     const cluster = new Cluster(parties.identities);
-    const key = cluster.run<DkgResult>(new DkgCoordinator({ sid: secureRandom.bytes(32), group, n, t }, parties.directory));
+    const key = cluster.run<DkgResult>(
+      new DkgCoordinator({ sid: secureRandom.bytes(32), group, n, t }, parties.directory),
+    );
     assert.equal(key.stored.length, n);
     assert.match(key.publicKeyPem, /^-----BEGIN PUBLIC KEY-----\n/);
     const result = signAndCheck(cluster, parties, key.info, key.publicKeyPem);
@@ -62,9 +74,19 @@ for (const [n, t] of [
     const parties = makeParties(n);
     const cluster = new Cluster(parties.identities);
     const pem = dsaKey.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const imported = importPrivateKey(pem, { n, t, encryptionKey: parties.directory.encryptionKey, random: secureRandom });
-    assert.equal(imported.publicKeyPem, originalPem, 'hand-built DSA SubjectPublicKeyInfo equals node:crypto’s');
-    for (const [j, d] of imported.deliveries) cluster.store(j, acceptImportedShare(d, parties.identities.get(j)!));
+    const imported = importPrivateKey(pem, {
+      n,
+      t,
+      encryptionKey: parties.directory.encryptionKey,
+      random: secureRandom,
+    });
+    assert.equal(
+      imported.publicKeyPem,
+      originalPem,
+      'hand-built DSA SubjectPublicKeyInfo equals node:crypto’s',
+    );
+    for (const [j, d] of imported.deliveries)
+      cluster.store(j, acceptImportedShare(d, parties.identities.get(j)!));
     signAndCheck(cluster, parties, imported.info, originalPem);
   });
 }
@@ -72,12 +94,23 @@ for (const [n, t] of [
 void test('DSA: a wrong phase-2 answer is named and signing succeeds; two wrong answers of four fail (n=4, t=1)', () => {
   const parties = makeParties(4);
   const cluster = new Cluster(parties.identities);
-  const imported = importPrivateKey(dsaKey.privateKey, { n: 4, t: 1, encryptionKey: parties.directory.encryptionKey, random: secureRandom });
-  for (const [j, d] of imported.deliveries) cluster.store(j, acceptImportedShare(d, parties.identities.get(j)!));
-  const wrongS = (j: number) => (honest: (r: Uint8Array, round: string) => Uint8Array) => (req: Uint8Array, round: string) => {
-    const out = honest(req, round);
-    return round === 'phase2' ? flipBodyByte(parties.identities.get(j)!, out, HEADER_BYTES + 32 + 2 * group.scalarBytes - 1) : out;
-  };
+  const imported = importPrivateKey(dsaKey.privateKey, {
+    n: 4,
+    t: 1,
+    encryptionKey: parties.directory.encryptionKey,
+    random: secureRandom,
+  });
+  for (const [j, d] of imported.deliveries)
+    cluster.store(j, acceptImportedShare(d, parties.identities.get(j)!));
+  const wrongS =
+    (j: number) =>
+    (honest: (r: Uint8Array, round: string) => Uint8Array) =>
+    (req: Uint8Array, round: string) => {
+      const out = honest(req, round);
+      return round === 'phase2'
+        ? flipBodyByte(parties.identities.get(j)!, out, HEADER_BYTES + 32 + 2 * group.scalarBytes - 1)
+        : out;
+    };
   cluster.behaviours.set(2, wrongS(2));
   const result = signAndCheck(cluster, parties, imported.info, originalPem);
   assert.deepEqual(
@@ -88,7 +121,18 @@ void test('DSA: a wrong phase-2 answer is named and signing succeeds; two wrong 
 
   cluster.behaviours.set(4, wrongS(4));
   assert.throws(
-    () => cluster.run<SigningResult>(new SigningCoordinator({ info: imported.info, message: new Uint8Array(3), sid: secureRandom.bytes(32), directory: parties.directory })),
-    (e: unknown) => e instanceof GjkrFailure && /only 2 valid phase-2 answers, 2t\+1 = 3 needed/.test(e.message) && e.culprits.map((c) => c.party).join() === '2,4',
+    () =>
+      cluster.run<SigningResult>(
+        new SigningCoordinator({
+          info: imported.info,
+          message: new Uint8Array(3),
+          sid: secureRandom.bytes(32),
+          directory: parties.directory,
+        }),
+      ),
+    (e: unknown) =>
+      e instanceof GjkrFailure &&
+      /only 2 valid phase-2 answers, 2t\+1 = 3 needed/.test(e.message) &&
+      e.culprits.map((c) => c.party).join() === '2,4',
   );
 });

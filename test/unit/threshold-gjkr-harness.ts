@@ -11,13 +11,21 @@ import { ByteReader } from '../../src/codec/bytes.js';
 import { sign as edSign, signingKeyFromSeed, verify as edVerify } from '../../src/crypto/ed25519.js';
 import { secureRandom, type Random } from '../../src/env/random.js';
 import { SEAL_OVERHEAD_BYTES, seal, x25519KeyPair } from '../../src/crypto/threshold/gjkr-seal.js';
-import { boxAad, signMessage, type PartyDirectory, type PartyIdentity } from '../../src/crypto/threshold/gjkr-messages.js';
+import {
+  boxAad,
+  signMessage,
+  type PartyDirectory,
+  type PartyIdentity,
+} from '../../src/crypto/threshold/gjkr-messages.js';
 import { encodeScalar, randomScalar, type DlGroup } from '../../src/crypto/threshold/dl-group.js';
 import { GjkrServer, type GjkrServerOptions } from '../../src/crypto/threshold/gjkr-server.js';
 import type { KeyShare, SendStep } from '../../src/crypto/threshold/gjkr-key.js';
 
 /** Identities of servers 1..n and the directory every party shares. */
-export function makeParties(n: number, random: Random = secureRandom): { identities: Map<number, PartyIdentity>; directory: PartyDirectory } {
+export function makeParties(
+  n: number,
+  random: Random = secureRandom,
+): { identities: Map<number, PartyIdentity>; directory: PartyDirectory } {
   const signing = new Map<number, ReturnType<typeof signingKeyFromSeed>>();
   const encryption = new Map<number, ReturnType<typeof x25519KeyPair>>();
   for (let j = 1; j <= n; j++) {
@@ -33,7 +41,12 @@ export function makeParties(n: number, random: Random = secureRandom): { identit
   };
   const identities = new Map<number, PartyIdentity>();
   for (let j = 1; j <= n; j++)
-    identities.set(j, { ...directory, index: j, encryption: encryption.get(j)!, sign: (m) => edSign(signing.get(j)!, m) });
+    identities.set(j, {
+      ...directory,
+      index: j,
+      encryption: encryption.get(j)!,
+      sign: (m) => edSign(signing.get(j)!, m),
+    });
   return { identities, directory };
 }
 
@@ -46,7 +59,10 @@ export class Cluster {
   readonly shares = new Map<number, KeyShare[]>();
   /** Behaviour overrides by server index (malicious servers). */
   readonly behaviours = new Map<number, (honest: Handler) => Handler>();
-  private readonly handlers = new Map<number, { behaviour: (honest: Handler) => Handler; handler: Handler }>();
+  private readonly handlers = new Map<
+    number,
+    { behaviour: (honest: Handler) => Handler; handler: Handler }
+  >();
   /** Refusals seen by the relay, for assertions. */
   readonly refusals: { party: number; round: string; error: unknown }[] = [];
   nowMs = 1_000_000;
@@ -59,7 +75,8 @@ export class Cluster {
       const server = new GjkrServer({
         identity,
         random: secureRandom,
-        keyShare: (keyId) => this.shares.get(j)?.find((s) => Buffer.compare(Buffer.from(s.keyId), Buffer.from(keyId)) === 0),
+        keyShare: (keyId) =>
+          this.shares.get(j)?.find((s) => Buffer.compare(Buffer.from(s.keyId), Buffer.from(keyId)) === 0),
         ...options,
       });
       this.servers.set(j, server);
@@ -106,7 +123,10 @@ export class Cluster {
   }
 
   /** Runs a coordinator to the end. */
-  run<R>(coordinator: { start(): SendStep; next(a: ReadonlyMap<number, Uint8Array | undefined>): SendStep | R }): R {
+  run<R>(coordinator: {
+    start(): SendStep;
+    next(a: ReadonlyMap<number, Uint8Array | undefined>): SendStep | R;
+  }): R {
     let step: SendStep | R = coordinator.start();
     while (isSend(step)) step = coordinator.next(this.deliver(step));
     return step;
@@ -126,7 +146,11 @@ export function splitSigned(bytes: Uint8Array): { body: Uint8Array; signature: U
 }
 
 /** Re-signs a signed message after `edit` changes its body (the sender is the misbehaving server). */
-export function tamper(identity: PartyIdentity, signed: Uint8Array, edit: (body: Uint8Array) => void): Uint8Array {
+export function tamper(
+  identity: PartyIdentity,
+  signed: Uint8Array,
+  edit: (body: Uint8Array) => void,
+): Uint8Array {
   const { body } = splitSigned(signed);
   const copy = new Uint8Array(body);
   edit(copy);
@@ -134,17 +158,26 @@ export function tamper(identity: PartyIdentity, signed: Uint8Array, edit: (body:
 }
 
 /** Verifies with the OpenSSL command line: `openssl dgst -<hash> -verify pub.pem -signature sig.der data.bin`. */
-export function opensslVerify(publicKeyPem: string, signature: Uint8Array, data: Uint8Array, hash = 'sha256'): boolean {
+export function opensslVerify(
+  publicKeyPem: string,
+  signature: Uint8Array,
+  data: Uint8Array,
+  hash = 'sha256',
+): boolean {
   const dir = mkdtempSync(join(tmpdir(), 'gjkr-'));
   try {
     writeFileSync(join(dir, 'pub.pem'), publicKeyPem);
     writeFileSync(join(dir, 'sig.der'), signature);
     writeFileSync(join(dir, 'data.bin'), data);
     try {
-      const out = execFileSync('openssl', ['dgst', `-${hash}`, '-verify', 'pub.pem', '-signature', 'sig.der', 'data.bin'], {
-        cwd: dir,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const out = execFileSync(
+        'openssl',
+        ['dgst', `-${hash}`, '-verify', 'pub.pem', '-signature', 'sig.der', 'data.bin'],
+        {
+          cwd: dir,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       return out.toString().trim() === 'Verified OK';
     } catch {
       return false;
@@ -182,7 +215,8 @@ export function rewriteDealBoxes(
     if (recipients.includes(j)) {
       const scalars = (len - SEAL_OVERHEAD_BYTES) / group.scalarBytes;
       const plain = new Uint8Array(len - SEAL_OVERHEAD_BYTES);
-      for (let s = 0; s < scalars; s++) plain.set(encodeScalar(group, randomScalar(group, secureRandom)), s * group.scalarBytes);
+      for (let s = 0; s < scalars; s++)
+        plain.set(encodeScalar(group, randomScalar(group, secureRandom)), s * group.scalarBytes);
       const box = seal(identity.encryptionKey(j)!, plain, boxAad(context, identity.index, j), secureRandom);
       out.set(box, off);
     }
@@ -255,7 +289,8 @@ export function cheatingDealer(
         sent = rewrite(original);
         return sent;
       }
-      const seen = original !== undefined && sent !== undefined ? replaceBytes(request, sent, original) : request;
+      const seen =
+        original !== undefined && sent !== undefined ? replaceBytes(request, sent, original) : request;
       return rest(seen, round);
     };
   };

@@ -7,7 +7,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
-import { P256_GROUP, SECP256K1_GROUP, encodeScalar, type DlGroup } from '../../src/crypto/threshold/dl-group.js';
+import {
+  P256_GROUP,
+  SECP256K1_GROUP,
+  encodeScalar,
+  type DlGroup,
+} from '../../src/crypto/threshold/dl-group.js';
 import {
   DkgCoordinator,
   acceptImportedShare,
@@ -16,7 +21,12 @@ import {
   type DlPublicKeyInfo,
   type SendStep,
 } from '../../src/crypto/threshold/gjkr-key.js';
-import { GjkrFailure, GjkrRequestError, GjkrSessionError, type Culprit } from '../../src/crypto/threshold/gjkr-messages.js';
+import {
+  GjkrFailure,
+  GjkrRequestError,
+  GjkrSessionError,
+  type Culprit,
+} from '../../src/crypto/threshold/gjkr-messages.js';
 import { SigningCoordinator, type SigningResult } from '../../src/crypto/threshold/gjkr-sign.js';
 import { interpolate } from '../../src/crypto/threshold/gjkr-vss.js';
 import { secureRandom } from '../../src/env/random.js';
@@ -36,13 +46,23 @@ import {
 type Parties = ReturnType<typeof makeParties>;
 
 /** A cluster holding an imported key (fast: no DKG), with the client's view of it. */
-function importedCluster(group: DlGroup, n: number, t: number): { cluster: Cluster; parties: Parties; info: DlPublicKeyInfo; pem: string } {
+function importedCluster(
+  group: DlGroup,
+  n: number,
+  t: number,
+): { cluster: Cluster; parties: Parties; info: DlPublicKeyInfo; pem: string } {
   const curve = group === P256_GROUP ? 'prime256v1' : 'secp256k1';
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: curve });
   const parties = makeParties(n);
   const cluster = new Cluster(parties.identities);
-  const imported = importPrivateKey(privateKey, { n, t, encryptionKey: parties.directory.encryptionKey, random: secureRandom });
-  for (const [j, d] of imported.deliveries) cluster.store(j, acceptImportedShare(d, parties.identities.get(j)!));
+  const imported = importPrivateKey(privateKey, {
+    n,
+    t,
+    encryptionKey: parties.directory.encryptionKey,
+    random: secureRandom,
+  });
+  for (const [j, d] of imported.deliveries)
+    cluster.store(j, acceptImportedShare(d, parties.identities.get(j)!));
   return { cluster, parties, info: imported.info, pem: imported.publicKeyPem };
 }
 
@@ -65,7 +85,10 @@ void test('wrong sub-shares: the dealers are named and disqualified, signing suc
   const id = (j: number) => parties.identities.get(j)!;
   const commitments = signingCommitments(3);
   // Server 2: wrong sub-shares to 4 > t servers (disqualified by the complaint count).
-  cluster.behaviours.set(2, cheatingDealer((deal) => rewriteDealBoxes(id(2), deal, group, commitments, [1, 3, 4, 6])));
+  cluster.behaviours.set(
+    2,
+    cheatingDealer((deal) => rewriteDealBoxes(id(2), deal, group, commitments, [1, 3, 4, 6])),
+  );
   // Server 5: a wrong sub-share to server 1, then refuses to reveal it.
   cluster.behaviours.set(
     5,
@@ -84,7 +107,9 @@ void test('wrong sub-shares: the dealers are named and disqualified, signing suc
       (deal) => rewriteDealBoxes(id(7), deal, group, commitments, [8, 9]),
       (honest) => (req, round) => {
         const out = honest(req, round);
-        return round === 'reveal' ? flipBodyByte(id(7), out, HEADER_BYTES + 32 + 2 + 2 + group.scalarBytes - 1) : out;
+        return round === 'reveal'
+          ? flipBodyByte(id(7), out, HEADER_BYTES + 32 + 2 + 2 + group.scalarBytes - 1)
+          : out;
       },
     ),
   );
@@ -101,7 +126,12 @@ void test('a complaint answered by a valid reveal keeps the dealer, and nobody i
   const group = SECP256K1_GROUP;
   const { cluster, parties, info, pem } = importedCluster(group, 4, 1);
   // Server 3 seals a wrong sub-share to server 4 but reveals the right one when accused.
-  cluster.behaviours.set(3, cheatingDealer((deal) => rewriteDealBoxes(parties.identities.get(3)!, deal, group, signingCommitments(1), [4])));
+  cluster.behaviours.set(
+    3,
+    cheatingDealer((deal) =>
+      rewriteDealBoxes(parties.identities.get(3)!, deal, group, signingCommitments(1), [4]),
+    ),
+  );
   const message = secureRandom.bytes(64);
   const c = coordinator(info, parties, message);
   const rounds: string[] = [];
@@ -149,10 +179,13 @@ void test('wrong phase answers are detected by their proofs and named; signing s
 
 void test('withheld answers are named; signing succeeds with 2t+1 of n (n=10, t=3)', () => {
   const { cluster, parties, info, pem } = importedCluster(P256_GROUP, 10, 3);
-  const silentIn = (round: string) => (honest: (r: Uint8Array, round: string) => Uint8Array) => (req: Uint8Array, r: string) => {
-    if (r === round) throw new Error('silent');
-    return honest(req, r);
-  };
+  const silentIn =
+    (round: string) =>
+    (honest: (r: Uint8Array, round: string) => Uint8Array) =>
+    (req: Uint8Array, r: string) => {
+      if (r === round) throw new Error('silent');
+      return honest(req, r);
+    };
   cluster.behaviours.set(10, silentIn('open'));
   cluster.behaviours.set(8, silentIn('phase1'));
   cluster.behaviours.set(4, silentIn('phase2'));
@@ -169,7 +202,9 @@ void test('beyond the tolerance signing fails with a clear error naming the culp
   for (const j of [1, 4, 7, 10])
     cluster.behaviours.set(j, (honest) => (req, round) => {
       const out = honest(req, round);
-      return round === 'phase2' ? flipBodyByte(parties.identities.get(j)!, out, HEADER_BYTES + 32 + 2 * group.scalarBytes - 1) : out;
+      return round === 'phase2'
+        ? flipBodyByte(parties.identities.get(j)!, out, HEADER_BYTES + 32 + 2 * group.scalarBytes - 1)
+        : out;
     });
   let output: unknown;
   assert.throws(
@@ -186,12 +221,16 @@ void test('beyond the tolerance signing fails with a clear error naming the culp
   assert.equal(output, undefined);
 
   const small = importedCluster(SECP256K1_GROUP, 4, 1);
-  for (const j of [2, 3]) small.cluster.behaviours.set(j, () => () => {
-    throw new Error('down');
-  });
+  for (const j of [2, 3])
+    small.cluster.behaviours.set(j, () => () => {
+      throw new Error('down');
+    });
   assert.throws(
     () => small.cluster.run<SigningResult>(coordinator(small.info, small.parties, secureRandom.bytes(8))),
-    (e: unknown) => e instanceof GjkrFailure && /only 2 valid deals, 3 needed/.test(e.message) && blamed(e.culprits).join() === '2,3',
+    (e: unknown) =>
+      e instanceof GjkrFailure &&
+      /only 2 valid deals, 3 needed/.test(e.message) &&
+      blamed(e.culprits).join() === '2,3',
   );
 });
 
@@ -199,8 +238,13 @@ void test('distributed key generation with a cheating dealer: it is disqualified
   const group = P256_GROUP;
   const parties = makeParties(4);
   const cluster = new Cluster(parties.identities);
-  cluster.behaviours.set(3, cheatingDealer((deal) => rewriteDealBoxes(parties.identities.get(3)!, deal, group, 2, [1, 2])));
-  const key = cluster.run<DkgResult>(new DkgCoordinator({ sid: secureRandom.bytes(32), group, n: 4, t: 1 }, parties.directory));
+  cluster.behaviours.set(
+    3,
+    cheatingDealer((deal) => rewriteDealBoxes(parties.identities.get(3)!, deal, group, 2, [1, 2])),
+  );
+  const key = cluster.run<DkgResult>(
+    new DkgCoordinator({ sid: secureRandom.bytes(32), group, n: 4, t: 1 }, parties.directory),
+  );
   assert.deepEqual(blamed(key.culprits), [3]);
   assert.deepEqual(key.stored, [1, 2, 4]);
   assert.deepEqual([...key.info.verificationShares.keys()], [1, 2, 4]);
@@ -213,7 +257,10 @@ void test('distributed key generation with a cheating dealer: it is disqualified
 });
 
 /** Runs a session step by step, keeping every request. */
-function runKeeping(cluster: Cluster, c: SigningCoordinator): { requests: Map<string, SendStep>; result: SigningResult } {
+function runKeeping(
+  cluster: Cluster,
+  c: SigningCoordinator,
+): { requests: Map<string, SendStep>; result: SigningResult } {
   const requests = new Map<string, SendStep>();
   let step: SendStep | SigningResult = c.start();
   while (step.kind === 'send') {
@@ -232,10 +279,19 @@ void test('replays: phase 2 of a finished session, a reused session id, a repeat
   const server = (j: number) => cluster.servers.get(j)!;
   const { requests } = runKeeping(cluster, coordinator(info, parties, secureRandom.bytes(32)));
   // The session is erased at every server after phase 2; replaying phase 2 (or anything) is refused.
-  assert.throws(() => server(1).handle(requests.get('phase2')!.request, cluster.nowMs), (e) => refusal(e, 'finished'));
-  assert.throws(() => server(2).handle(requests.get('phase1')!.request, cluster.nowMs), (e) => refusal(e, 'finished'));
+  assert.throws(
+    () => server(1).handle(requests.get('phase2')!.request, cluster.nowMs),
+    (e) => refusal(e, 'finished'),
+  );
+  assert.throws(
+    () => server(2).handle(requests.get('phase1')!.request, cluster.nowMs),
+    (e) => refusal(e, 'finished'),
+  );
   // Reopening the same session id is refused.
-  assert.throws(() => server(3).handle(requests.get('open')!.request, cluster.nowMs), (e) => refusal(e, 'session-id-reused'));
+  assert.throws(
+    () => server(3).handle(requests.get('open')!.request, cluster.nowMs),
+    (e) => refusal(e, 'session-id-reused'),
+  );
 
   // A fresh session: phase 1 twice is refused as a replay, and the refusal erases the session.
   const c = coordinator(info, parties, secureRandom.bytes(32));
@@ -248,12 +304,21 @@ void test('replays: phase 2 of a finished session, a reused session id, a repeat
   // Server 2 first gets phase 2 before phase 1: out of order; the session is erased.
   const early = new Uint8Array(step.request);
   early[0] = 0x06; // the phase-2 tag with phase-1 content: rejected by the round check before parsing
-  assert.throws(() => server(2).handle(early, cluster.nowMs), (e) => refusal(e, 'out-of-order'));
+  assert.throws(
+    () => server(2).handle(early, cluster.nowMs),
+    (e) => refusal(e, 'out-of-order'),
+  );
   assert.equal(server(2).activeSessions, before - 1);
   // Server 3 answers phase 1 once; the same request again is a replay.
   server(3).handle(step.request, cluster.nowMs);
-  assert.throws(() => server(3).handle(step.request, cluster.nowMs), (e) => refusal(e, 'replayed'));
-  assert.throws(() => server(3).handle(deals.request, cluster.nowMs), (e) => refusal(e, 'finished'));
+  assert.throws(
+    () => server(3).handle(step.request, cluster.nowMs),
+    (e) => refusal(e, 'replayed'),
+  );
+  assert.throws(
+    () => server(3).handle(deals.request, cluster.nowMs),
+    (e) => refusal(e, 'finished'),
+  );
 });
 
 void test('a server never answers phase 2 twice: the reference implementation’s key-recovery attack is refused', () => {
@@ -270,7 +335,10 @@ void test('a server never answers phase 2 twice: the reference implementation’
   assert.equal(phase2.round, 'phase2');
   const first = cluster.servers.get(1)!.handle(phase2.request, cluster.nowMs);
   assert.ok(first.response.length > 0);
-  assert.throws(() => cluster.servers.get(1)!.handle(phase2.request, cluster.nowMs), (e) => refusal(e, 'finished'));
+  assert.throws(
+    () => cluster.servers.get(1)!.handle(phase2.request, cluster.nowMs),
+    (e) => refusal(e, 'finished'),
+  );
   // Other servers still answer once each; the client gets a valid signature from 2t+1 of them.
   const rest = cluster.deliver({ ...phase2, to: [2, 3, 4] });
   rest.set(1, first.response);
@@ -294,16 +362,32 @@ void test('messages of one session are useless in another; expired sessions are 
   // A relay that smuggles session A's deal into session B's deals request is refused by the server.
   const stepA = a.next(openA) as SendStep;
   assert.throws(
-    () => cluster.servers.get(3)!.handle(new Uint8Array([...stepA.request.subarray(0, 1), ...stepB.request.subarray(1, 33), ...stepA.request.subarray(33)]), cluster.nowMs),
+    () =>
+      cluster.servers
+        .get(3)!
+        .handle(
+          new Uint8Array([
+            ...stepA.request.subarray(0, 1),
+            ...stepB.request.subarray(1, 33),
+            ...stepA.request.subarray(33),
+          ]),
+          cluster.nowMs,
+        ),
     (e) => e instanceof GjkrRequestError && /another session/.test(e.message),
   );
   // Expiry: session A is erased after its time to live.
   cluster.nowMs += 120_000;
-  assert.throws(() => cluster.servers.get(1)!.handle(stepA.request, cluster.nowMs), (e) => refusal(e, 'expired'));
+  assert.throws(
+    () => cluster.servers.get(1)!.handle(stepA.request, cluster.nowMs),
+    (e) => refusal(e, 'expired'),
+  );
   assert.equal(cluster.servers.get(1)!.activeSessions, 1);
   assert.equal(cluster.servers.get(4)!.expire(cluster.nowMs), 2);
   assert.equal(cluster.servers.get(4)!.activeSessions, 0);
-  assert.throws(() => cluster.servers.get(4)!.handle(stepA.request, cluster.nowMs), (e) => refusal(e, 'finished'));
+  assert.throws(
+    () => cluster.servers.get(4)!.handle(stepA.request, cluster.nowMs),
+    (e) => refusal(e, 'finished'),
+  );
 });
 
 void test('two concurrent sessions on the same servers do not interfere', () => {
@@ -338,7 +422,11 @@ void test('the key never appears: after DKG and signing neither the client nor a
   const x = interpolate(group, new Map([1, 2].map((j) => [j, cluster.shares.get(j)![0]!.x])));
   assert.ok(group.equals(group.exp(group.g, x), key.info.y), 'x reconstructed by the test is the key');
   const xBytes = encodeScalar(group, x);
-  assert.equal(containsSecret({ dkg, key, signer, result }, x, xBytes), false, 'client state never contains x');
+  assert.equal(
+    containsSecret({ dkg, key, signer, result }, x, xBytes),
+    false,
+    'client state never contains x',
+  );
   for (const [j, server] of cluster.servers) {
     assert.equal(containsSecret(server, x, xBytes), false, `server ${j} session state never contains x`);
     assert.notEqual(cluster.shares.get(j)![0]!.x, x);

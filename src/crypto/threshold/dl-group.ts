@@ -100,7 +100,9 @@ export function randomScalar(group: DlGroup, random: Random): bigint {
 
 /** Big-endian unsigned integer of bytes (0 for empty). */
 export function bytesToBigint(b: Uint8Array): bigint {
-  return b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex'));
+  return b.length === 0
+    ? 0n
+    : BigInt('0x' + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex'));
 }
 
 /** Big-endian fixed-length encoding; RangeError if v does not fit. */
@@ -198,7 +200,11 @@ function ecGroup(kind: 'p256' | 'secp256k1'): DlGroup {
       return pt(a).toBytes(true);
     },
     decodeElement: (bytes, field) => {
-      if (!(bytes instanceof Uint8Array) || bytes.length !== fieldBytes + 1 || (bytes[0] !== 2 && bytes[0] !== 3))
+      if (
+        !(bytes instanceof Uint8Array) ||
+        bytes.length !== fieldBytes + 1 ||
+        (bytes[0] !== 2 && bytes[0] !== 3)
+      )
         throw new CodecError(field, `expected a ${fieldBytes + 1}-byte compressed point`);
       let p: Point;
       try {
@@ -213,7 +219,10 @@ function ecGroup(kind: 'p256' | 'secp256k1'): DlGroup {
     signatureR: (R) => mod(pt(R).x, q),
     publicKeyPem: (y) => {
       const a = pt(y).toAffine();
-      const key = createPublicKey({ key: { kty: 'EC', crv: jwkCurve, x: b64url(a.x), y: b64url(a.y) }, format: 'jwk' });
+      const key = createPublicKey({
+        key: { kty: 'EC', crv: jwkCurve, x: b64url(a.x), y: b64url(a.y) },
+        format: 'jwk',
+      });
       return key.export({ type: 'spki', format: 'pem' }).toString();
     },
   };
@@ -286,8 +295,17 @@ function makeDsaGroup(p: bigint, q: bigint, g: bigint, pBits: number, qBits: num
   const cofactor = (p - 1n) / q;
   let h = 0n;
   for (let counter = 1; counter < 256 && h <= 1n; counter++) {
-    const seed = new ByteWriter().raw(utf8('bftkv gjkr pedersen generator h')).raw(encoding).u8(counter).finish();
-    const wide = expand_message_xmd(seed, 'BFTKV-GJKR-V01-PEDERSEN-H-DSA_XMD:SHA-256', pBytes + 32, nobleSha256);
+    const seed = new ByteWriter()
+      .raw(utf8('bftkv gjkr pedersen generator h'))
+      .raw(encoding)
+      .u8(counter)
+      .finish();
+    const wide = expand_message_xmd(
+      seed,
+      'BFTKV-GJKR-V01-PEDERSEN-H-DSA_XMD:SHA-256',
+      pBytes + 32,
+      nobleSha256,
+    );
     h = pow(mod(bytesToBigint(wide), p), cofactor, p);
   }
   if (h <= 1n || h === g) throw new Error('Invariant: no Pedersen generator found for the DSA group');
@@ -333,7 +351,8 @@ function makeDsaGroup(p: bigint, q: bigint, g: bigint, pBits: number, qBits: num
       // Round-trip through node:crypto so only keys OpenSSL accepts are ever handed out.
       const key = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
       const pem = key.export({ type: 'spki', format: 'pem' }).toString();
-      if (pem !== pemEncode('PUBLIC KEY', der)) throw new Error('Invariant: node:crypto re-encoded the DSA SPKI');
+      if (pem !== pemEncode('PUBLIC KEY', der))
+        throw new Error('Invariant: node:crypto re-encoded the DSA SPKI');
       return pem;
     },
   };
@@ -415,7 +434,8 @@ export function dsaParamsOf(group: DlGroup): DsaParams | undefined {
 /** Encodes a list of elements as one byte string (hash inputs). */
 export function encodeElements(group: DlGroup, elements: readonly GroupElement[]): Uint8Array {
   const w = new ByteWriter();
-  for (const e of elements) w.raw(group.isIdentity(e) ? new Uint8Array(group.elementBytes) : group.encodeElement(e));
+  for (const e of elements)
+    w.raw(group.isIdentity(e) ? new Uint8Array(group.elementBytes) : group.encodeElement(e));
   return w.finish();
 }
 

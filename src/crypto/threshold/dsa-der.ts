@@ -59,7 +59,8 @@ function magnitude(v: bigint): Uint8Array {
 
 /** DER INTEGER of a non-negative bigint (two's complement, minimal: a 0x00 pad only when the top bit is set). */
 export function derInteger(v: bigint): Uint8Array {
-  if (typeof v !== 'bigint' || v < 0n) throw new RangeError(`derInteger: expected a non-negative bigint, got ${String(v)}`);
+  if (typeof v !== 'bigint' || v < 0n)
+    throw new RangeError(`derInteger: expected a non-negative bigint, got ${String(v)}`);
   const m = magnitude(v);
   const content = m.length === 0 || (m[0]! & 0x80) !== 0 ? concat([Uint8Array.of(0), m]) : m;
   return tlv(TAG_INTEGER, content);
@@ -72,7 +73,8 @@ export function derSequence(elements: readonly Uint8Array[]): Uint8Array {
 
 /** A DSA/ECDSA signature as DER `SEQUENCE { INTEGER r, INTEGER s }` (RFC 3279 §2.2.2, SEC 1 §C.5). */
 export function encodeDerSignature(r: bigint, s: bigint): Uint8Array {
-  if (r <= 0n || s <= 0n) throw new RangeError(`encodeDerSignature: r and s must be positive, got r=${String(r)} s=${String(s)}`);
+  if (r <= 0n || s <= 0n)
+    throw new RangeError(`encodeDerSignature: r and s must be positive, got r=${String(r)} s=${String(s)}`);
   return derSequence([derInteger(r), derInteger(s)]);
 }
 
@@ -98,12 +100,14 @@ function readElement(buf: Uint8Array, pos: number, field: string): DerElement {
     if (buf[off] === 0 || len < 0x80) throw new CodecError(field, 'non-minimal DER length');
     off += count;
   }
-  if (off + len > buf.length) throw new CodecError(field, `DER length ${len} exceeds the ${buf.length - off} bytes left`);
+  if (off + len > buf.length)
+    throw new CodecError(field, `DER length ${len} exceeds the ${buf.length - off} bytes left`);
   return { tag, content: buf.subarray(off, off + len), end: off + len };
 }
 
 function expectTag(e: DerElement, tag: number, field: string): Uint8Array {
-  if (e.tag !== tag) throw new CodecError(field, `expected DER tag 0x${tag.toString(16)}, got 0x${e.tag.toString(16)}`);
+  if (e.tag !== tag)
+    throw new CodecError(field, `expected DER tag 0x${tag.toString(16)}, got 0x${e.tag.toString(16)}`);
   return e.content;
 }
 
@@ -130,7 +134,8 @@ function parseInteger(content: Uint8Array, field: string): bigint {
 
 function parseTop(der: Uint8Array, field: string): Uint8Array {
   if (!(der instanceof Uint8Array)) throw new TypeError(`${field}: expected a Uint8Array`);
-  if (der.length > DER_BYTES_MAX) throw new CodecError(field, `length ${der.length} exceeds bound ${DER_BYTES_MAX}`);
+  if (der.length > DER_BYTES_MAX)
+    throw new CodecError(field, `length ${der.length} exceeds bound ${DER_BYTES_MAX}`);
   const top = readElement(der, 0, field);
   if (top.end !== der.length) throw new CodecError(field, `${der.length - top.end} trailing bytes`);
   return expectTag(top, TAG_SEQUENCE, field);
@@ -139,7 +144,8 @@ function parseTop(der: Uint8Array, field: string): Uint8Array {
 /** Parses a DER `SEQUENCE { INTEGER r, INTEGER s }` strictly (canonical encoding only). */
 export function decodeDerSignature(der: Uint8Array): { r: bigint; s: bigint } {
   const items = readAll(parseTop(der, 'signature'), 'signature');
-  if (items.length !== 2) throw new CodecError('signature', `expected 2 INTEGERs, got ${items.length} elements`);
+  if (items.length !== 2)
+    throw new CodecError('signature', `expected 2 INTEGERs, got ${items.length} elements`);
   return {
     r: parseInteger(expectTag(items[0]!, TAG_INTEGER, 'signature.r'), 'signature.r'),
     s: parseInteger(expectTag(items[1]!, TAG_INTEGER, 'signature.s'), 'signature.s'),
@@ -159,7 +165,10 @@ export interface DsaPublicParts {
  * BIT STRING { INTEGER y } }`.
  */
 export function encodeDsaSpki(key: DsaPublicParts): Uint8Array {
-  const algorithm = derSequence([tlv(TAG_OID, OID_DSA), derSequence([derInteger(key.p), derInteger(key.q), derInteger(key.g)])]);
+  const algorithm = derSequence([
+    tlv(TAG_OID, OID_DSA),
+    derSequence([derInteger(key.p), derInteger(key.q), derInteger(key.g)]),
+  ]);
   const bitString = tlv(TAG_BIT_STRING, concat([Uint8Array.of(0), derInteger(key.y)]));
   return derSequence([algorithm, bitString]);
 }
@@ -191,13 +200,17 @@ export function parseDsaPkcs8(der: Uint8Array): DsaPrivateParts {
   const version = parseInteger(expectTag(items[0]!, TAG_INTEGER, `${f}.version`), `${f}.version`);
   if (version !== 0n) throw new CodecError(`${f}.version`, `expected 0, got ${String(version)}`);
   const alg = readAll(expectTag(items[1]!, TAG_SEQUENCE, `${f}.algorithm`), `${f}.algorithm`);
-  if (alg.length !== 2) throw new CodecError(`${f}.algorithm`, `expected OID and parameters, got ${alg.length} elements`);
+  if (alg.length !== 2)
+    throw new CodecError(`${f}.algorithm`, `expected OID and parameters, got ${alg.length} elements`);
   const oid = expectTag(alg[0]!, TAG_OID, `${f}.algorithm.oid`);
   if (Buffer.compare(Buffer.from(oid), Buffer.from(OID_DSA)) !== 0)
     throw new CodecError(`${f}.algorithm.oid`, 'not id-dsa (1.2.840.10040.4.1)');
   const params = readAll(expectTag(alg[1]!, TAG_SEQUENCE, `${f}.parameters`), `${f}.parameters`);
-  if (params.length !== 3) throw new CodecError(`${f}.parameters`, `expected p, q, g, got ${params.length} elements`);
-  const [p, q, g] = params.map((e, i) => parseInteger(expectTag(e, TAG_INTEGER, `${f}.parameters[${i}]`), `${f}.parameters[${i}]`));
+  if (params.length !== 3)
+    throw new CodecError(`${f}.parameters`, `expected p, q, g, got ${params.length} elements`);
+  const [p, q, g] = params.map((e, i) =>
+    parseInteger(expectTag(e, TAG_INTEGER, `${f}.parameters[${i}]`), `${f}.parameters[${i}]`),
+  );
   const keyOctets = expectTag(items[2]!, TAG_OCTET_STRING, `${f}.privateKey`);
   const inner = readElement(keyOctets, 0, `${f}.privateKey`);
   if (inner.end !== keyOctets.length) throw new CodecError(`${f}.privateKey`, 'trailing bytes');

@@ -49,7 +49,14 @@ import {
   type SignedMessage,
 } from './gjkr-messages.js';
 import { SEAL_OVERHEAD_BYTES, open, seal } from './gjkr-seal.js';
-import { commitmentAt, evaluate, multiplyCommitments, pedersenCommit, pedersenValue, randomPolynomial } from './gjkr-vss.js';
+import {
+  commitmentAt,
+  evaluate,
+  multiplyCommitments,
+  pedersenCommit,
+  pedersenValue,
+  randomPolynomial,
+} from './gjkr-vss.js';
 
 /** Public parameters of one joint sharing. */
 export interface JvssParams {
@@ -89,16 +96,29 @@ export function boxBytes(params: JvssParams): number {
 }
 
 /** The Pedersen commitment to party j's share of spec `spec` after the sharing phase. */
-export function shareCommitment(params: JvssParams, outcome: JvssOutcome, spec: number, party: number): GroupElement {
+export function shareCommitment(
+  params: JvssParams,
+  outcome: JvssOutcome,
+  spec: number,
+  party: number,
+): GroupElement {
   return commitmentAt(params.group, outcome.commitments[spec]!, party);
 }
 
 /** Whether sub-share `scalars` for party j matches every spec's commitments of `deal`. */
-export function subShareValid(params: JvssParams, deal: DealBody, j: number, scalars: readonly bigint[]): boolean {
+export function subShareValid(
+  params: JvssParams,
+  deal: DealBody,
+  j: number,
+  scalars: readonly bigint[],
+): boolean {
   const { group, specs } = params;
   if (scalars.length !== subShareScalars(specs)) return false;
   return specs.every((_, i) =>
-    group.equals(pedersenValue(group, scalars[2 * i]!, scalars[2 * i + 1]!), commitmentAt(group, deal.commitments[i]!, j)),
+    group.equals(
+      pedersenValue(group, scalars[2 * i]!, scalars[2 * i + 1]!),
+      commitmentAt(group, deal.commitments[i]!, j),
+    ),
   );
 }
 
@@ -107,10 +127,12 @@ export function assertJvssParams(params: JvssParams): void {
   const { participants, t, minParties, specs } = params;
   if (!Number.isInteger(t) || t < 1) throw new RangeError(`t must be a positive integer, got ${String(t)}`);
   for (let i = 1; i < participants.length; i++)
-    if (participants[i]! <= participants[i - 1]!) throw new RangeError('participants must be strictly increasing');
+    if (participants[i]! <= participants[i - 1]!)
+      throw new RangeError('participants must be strictly increasing');
   if (participants.length < minParties)
     throw new RangeError(`participants: ${participants.length} are fewer than the ${minParties} needed`);
-  if (specs.length === 0 || specs.length > 8) throw new RangeError(`specs: expected 1..8, got ${specs.length}`);
+  if (specs.length === 0 || specs.length > 8)
+    throw new RangeError(`specs: expected 1..8, got ${specs.length}`);
   if (params.context.length !== 32) throw new RangeError('context must be 32 bytes');
 }
 
@@ -164,7 +186,8 @@ export function qualify(
   const accusers = new Map<number, number[]>();
   for (const m of complaintMessages) {
     const c = decodeSigned(m, decodeComplaint);
-    if (!participants.includes(c.complainer)) throw new GjkrRequestError('complaints', `party ${c.complainer} does not take part`);
+    if (!participants.includes(c.complainer))
+      throw new GjkrRequestError('complaints', `party ${c.complainer} does not take part`);
     if (Buffer.compare(Buffer.from(c.dealSetDigest), Buffer.from(dealSet)) !== 0)
       throw new GjkrRequestError('complaints', `party ${c.complainer} saw a different set of deals`);
     for (const d of c.accused) {
@@ -182,7 +205,8 @@ export function qualify(
     if (Buffer.compare(Buffer.from(rv.dealSetDigest), Buffer.from(dealSet)) !== 0)
       throw new GjkrRequestError('reveals', `dealer ${rv.dealer} saw a different set of deals`);
     const deal = deals.get(rv.dealer);
-    if (deal === undefined) throw new GjkrRequestError('reveals', `reveal from ${rv.dealer}, who did not deal`);
+    if (deal === undefined)
+      throw new GjkrRequestError('reveals', `reveal from ${rv.dealer}, who did not deal`);
     const valid = new Map<number, readonly bigint[]>();
     for (const j of accusers.get(rv.dealer) ?? []) {
       const scalars = rv.shares.get(j);
@@ -198,13 +222,20 @@ export function qualify(
     if (against.every((j) => answered?.has(j) === true)) qual.push(d);
   }
   const confirmed = complaints.map((c) => c.complainer).sort((a, b) => a - b);
-  const commitments = specs.map((_, i) =>
-    multiplyCommitments(
-      group,
-      qual.map((d) => deals.get(d)!.commitments[i]!),
-    ),
-  );
-  return { outcome: { qual, confirmed, evidence: evidenceDigest(dealSet, qual, confirmed), commitments }, revealed };
+  // With QUAL empty there is nothing to commit to; callers refuse to go on with fewer than t+1 dealers.
+  const commitments =
+    qual.length === 0
+      ? specs.map(() => [])
+      : specs.map((_, i) =>
+          multiplyCommitments(
+            group,
+            qual.map((d) => deals.get(d)!.commitments[i]!),
+          ),
+        );
+  return {
+    outcome: { qual, confirmed, evidence: evidenceDigest(dealSet, qual, confirmed), commitments },
+    revealed,
+  };
 }
 
 function scalarsToBytes(group: DlGroup, scalars: readonly bigint[]): Uint8Array {
@@ -218,7 +249,9 @@ function bytesToScalars(group: DlGroup, bytes: Uint8Array, count: number): bigin
   const out: bigint[] = [];
   try {
     for (let i = 0; i < count; i++)
-      out.push(decodeScalar(group, bytes.subarray(i * group.scalarBytes, (i + 1) * group.scalarBytes), 'box'));
+      out.push(
+        decodeScalar(group, bytes.subarray(i * group.scalarBytes, (i + 1) * group.scalarBytes), 'box'),
+      );
   } catch {
     return undefined;
   }
@@ -271,13 +304,19 @@ export class JvssParty {
       boxes.set(j, seal(key, plaintext, boxAad(context, me, j), this.random));
       plaintext.fill(0);
     }
-    this.ownDeal = signMessage(this.identity, encodeDeal(group, context, specs, { dealer: me, commitments, boxes }));
+    this.ownDeal = signMessage(
+      this.identity,
+      encodeDeal(group, context, specs, { dealer: me, commitments, boxes }),
+    );
     return this.ownDeal;
   }
 
   private subShareFor(j: number): bigint[] {
     const x = BigInt(j);
-    return this.polynomials!.flatMap((p) => [evaluate(this.params.group, p.value, x), evaluate(this.params.group, p.blind, x)]);
+    return this.polynomials!.flatMap((p) => [
+      evaluate(this.params.group, p.value, x),
+      evaluate(this.params.group, p.blind, x),
+    ]);
   }
 
   /** Round 2: checks the relayed deals and signs the list of dealers whose sub-share failed. */
@@ -294,16 +333,22 @@ export class JvssParty {
     const deals = new Map<number, DealBody>();
     const size = boxBytes(this.params);
     for (const m of messages) {
-      if (!participants.includes(m.from)) throw new GjkrRequestError('deals', `deal from non-participant ${m.from}`);
-      deals.set(m.from, decodeSigned(m, (x) => decodeDeal(group, specs, participants, size, x)));
+      if (!participants.includes(m.from))
+        throw new GjkrRequestError('deals', `deal from non-participant ${m.from}`);
+      deals.set(
+        m.from,
+        decodeSigned(m, (x) => decodeDeal(group, specs, participants, size, x)),
+      );
     }
     const accused: number[] = [];
     for (const [d, deal] of deals) {
       if (d === me) continue;
       const plaintext = open(this.identity.encryption, deal.boxes.get(me)!, boxAad(context, d, me));
-      const scalars = plaintext === undefined ? undefined : bytesToScalars(group, plaintext, subShareScalars(specs));
+      const scalars =
+        plaintext === undefined ? undefined : bytesToScalars(group, plaintext, subShareScalars(specs));
       plaintext?.fill(0);
-      if (scalars !== undefined && subShareValid(this.params, deal, me, scalars)) this.received.set(d, scalars);
+      if (scalars !== undefined && subShareValid(this.params, deal, me, scalars))
+        this.received.set(d, scalars);
       else accused.push(d);
     }
     this.deals = deals;
@@ -319,7 +364,8 @@ export class JvssParty {
   reveal(relayedComplaints: readonly Uint8Array[]): Uint8Array {
     const { group, t, context } = this.params;
     const me = this.identity.index;
-    if (this.dealSet === undefined || this.polynomials === undefined) throw new Error('Invariant: reveal before verifyDeals');
+    if (this.dealSet === undefined || this.polynomials === undefined)
+      throw new Error('Invariant: reveal before verifyDeals');
     const complainers: number[] = [];
     for (const m of openRelayed(relayedComplaints, this.identity, BODY.complaint, context, 'complaints')) {
       const c = decodeSigned(m, decodeComplaint);
@@ -327,13 +373,20 @@ export class JvssParty {
         throw new GjkrRequestError('complaints', `party ${c.complainer} saw a different set of deals`);
       if (c.accused.includes(me)) complainers.push(c.complainer);
     }
-    if (complainers.length === 0) throw new GjkrRequestError('complaints', 'no complaint against this server');
+    if (complainers.length === 0)
+      throw new GjkrRequestError('complaints', 'no complaint against this server');
     // More than t complaints disqualify the dealer anyway; revealing t+1 points would expose its polynomial.
     if (complainers.length > t)
-      throw new GjkrRequestError('complaints', `${complainers.length} complaints exceed t = ${t}; nothing revealed`);
+      throw new GjkrRequestError(
+        'complaints',
+        `${complainers.length} complaints exceed t = ${t}; nothing revealed`,
+      );
     const shares = new Map<number, readonly bigint[]>();
     for (const j of complainers) shares.set(j, this.subShareFor(j));
-    return signMessage(this.identity, encodeReveal(group, context, { dealer: me, dealSetDigest: this.dealSet, shares }));
+    return signMessage(
+      this.identity,
+      encodeReveal(group, context, { dealer: me, dealSetDigest: this.dealSet, shares }),
+    );
   }
 
   /**
@@ -341,7 +394,10 @@ export class JvssParty {
    * complaint was counted unchanged, its own deal qualified, and QUAL has at least t+1 dealers (so the
    * joint secrets contain this server's fresh randomness). Drops the polynomials and sub-shares.
    */
-  qualify(relayedComplaints: readonly Uint8Array[], relayedReveals: readonly Uint8Array[]): { outcome: JvssOutcome; shares: JvssShares } {
+  qualify(
+    relayedComplaints: readonly Uint8Array[],
+    relayedReveals: readonly Uint8Array[],
+  ): { outcome: JvssOutcome; shares: JvssShares } {
     const { group, specs, t, context, minParties } = this.params;
     const me = this.identity.index;
     if (this.deals === undefined || this.dealSet === undefined || this.ownComplaint === undefined)
@@ -353,14 +409,20 @@ export class JvssParty {
       throw new GjkrRequestError('complaints', 'this server’s own complaint is missing or altered');
     const { outcome, revealed } = qualify(this.params, this.deals, this.dealSet, complaints, reveals);
     if (outcome.confirmed.length < minParties)
-      throw new GjkrRequestError('complaints', `${outcome.confirmed.length} confirmations, at least ${minParties} needed`);
-    if (!outcome.qual.includes(me)) throw new GjkrRequestError('reveals', 'this server’s own deal was disqualified');
-    if (outcome.qual.length < t + 1) throw new GjkrRequestError('reveals', `QUAL has ${outcome.qual.length} dealers, fewer than t+1`);
+      throw new GjkrRequestError(
+        'complaints',
+        `${outcome.confirmed.length} confirmations, at least ${minParties} needed`,
+      );
+    if (!outcome.qual.includes(me))
+      throw new GjkrRequestError('reveals', 'this server’s own deal was disqualified');
+    if (outcome.qual.length < t + 1)
+      throw new GjkrRequestError('reveals', `QUAL has ${outcome.qual.length} dealers, fewer than t+1`);
     const values = specs.map(() => 0n);
     const blinds = specs.map(() => 0n);
     for (const d of outcome.qual) {
       const scalars = this.received.get(d) ?? revealed.get(d)?.get(me);
-      if (scalars === undefined) throw new Error(`Invariant: no verified sub-share from qualified dealer ${d}`);
+      if (scalars === undefined)
+        throw new Error(`Invariant: no verified sub-share from qualified dealer ${d}`);
       specs.forEach((_, i) => {
         values[i] = modQ(group, values[i]! + scalars[2 * i]!);
         blinds[i] = modQ(group, blinds[i]! + scalars[2 * i + 1]!);
@@ -396,7 +458,8 @@ export class JvssCoordinator {
 
   /** Names a culprit once per reason. */
   blame(party: number, reason: string): void {
-    if (!this.culprits.some((c) => c.party === party && c.reason === reason)) this.culprits.push({ party, reason });
+    if (!this.culprits.some((c) => c.party === party && c.reason === reason))
+      this.culprits.push({ party, reason });
   }
 
   private blamed(party: number): boolean {
@@ -437,7 +500,9 @@ export class JvssCoordinator {
     const { group, specs, participants, context, minParties } = this.params;
     const size = boxBytes(this.params);
     for (const j of participants) {
-      const a = this.openAnswer(j, answers.get(j), BODY.deal, 'deal', (m) => decodeDeal(group, specs, participants, size, m));
+      const a = this.openAnswer(j, answers.get(j), BODY.deal, 'deal', (m) =>
+        decodeDeal(group, specs, participants, size, m),
+      );
       if (a !== undefined) this.deals.set(j, a);
     }
     if (this.deals.size < minParties)
@@ -468,9 +533,13 @@ export class JvssCoordinator {
       this.complaints.set(j, a);
     }
     if (this.complaints.size < minParties)
-      throw new GjkrFailure(`only ${this.complaints.size} parties confirmed the deals, ${minParties} needed`, this.culprits);
+      throw new GjkrFailure(
+        `only ${this.complaints.size} parties confirmed the deals, ${minParties} needed`,
+        this.culprits,
+      );
     const counts = new Map<number, number>();
-    for (const c of this.complaints.values()) for (const d of c.body.accused) counts.set(d, (counts.get(d) ?? 0) + 1);
+    for (const c of this.complaints.values())
+      for (const d of c.body.accused) counts.set(d, (counts.get(d) ?? 0) + 1);
     this.needReveal = [];
     for (const [d, n] of [...counts.entries()].sort((a, b) => a[0] - b[0])) {
       if (n > t) this.blame(d, `accused by ${n} > t parties of a bad sub-share`);
@@ -488,7 +557,9 @@ export class JvssCoordinator {
   acceptReveals(answers: ReadonlyMap<number, Uint8Array | undefined>): void {
     const { group, specs } = this.params;
     for (const d of this.needReveal) {
-      const a = this.openAnswer(d, answers.get(d), BODY.reveal, 'reveal', (m) => decodeReveal(group, specs, m));
+      const a = this.openAnswer(d, answers.get(d), BODY.reveal, 'reveal', (m) =>
+        decodeReveal(group, specs, m),
+      );
       if (a === undefined) continue;
       const deal = this.deals.get(d)!.body;
       const bad = [...this.complaints.values()]
@@ -500,7 +571,8 @@ export class JvssCoordinator {
         });
       if (Buffer.compare(Buffer.from(a.body.dealSetDigest), Buffer.from(this.dealSet!)) !== 0)
         this.blame(d, 'reveal about a different set of deals');
-      else if (bad.length > 0) this.blame(d, `revealed sub-shares for ${bad.join(', ')} do not match its commitments`);
+      else if (bad.length > 0)
+        this.blame(d, `revealed sub-shares for ${bad.join(', ')} do not match its commitments`);
       else this.reveals.set(d, a.message);
     }
   }
@@ -520,9 +592,13 @@ export class JvssCoordinator {
       [...this.complaints.values()].map((c) => c.message),
       [...this.reveals.values()],
     );
-    for (const d of this.deals.keys()) if (!outcome.qual.includes(d) && !this.blamed(d)) this.blame(d, 'disqualified');
+    for (const d of this.deals.keys())
+      if (!outcome.qual.includes(d) && !this.blamed(d)) this.blame(d, 'disqualified');
     if (outcome.qual.length < this.params.t + 1)
-      throw new GjkrFailure(`only ${outcome.qual.length} qualified dealers, t+1 = ${this.params.t + 1} needed`, this.culprits);
+      throw new GjkrFailure(
+        `only ${outcome.qual.length} qualified dealers, t+1 = ${this.params.t + 1} needed`,
+        this.culprits,
+      );
     return outcome;
   }
 }

@@ -47,7 +47,14 @@ import {
   type PartyIdentity,
   type SignedMessage,
 } from './gjkr-messages.js';
-import { JvssCoordinator, JvssParty, openRelayed, shareCommitment, type JvssOutcome, type JvssParams } from './gjkr-jvss.js';
+import {
+  JvssCoordinator,
+  JvssParty,
+  openRelayed,
+  shareCommitment,
+  type JvssOutcome,
+  type JvssParams,
+} from './gjkr-jvss.js';
 import { openingRelations, proveRelations, verifyRelations } from './gjkr-proofs.js';
 import { open, seal } from './gjkr-seal.js';
 import { PARTIES_MAX, evaluate, interpolateInExponent, randomPolynomial } from './gjkr-vss.js';
@@ -74,7 +81,9 @@ export interface KeyShare {
 export function assertThresholdParameters(n: number, t: number): void {
   if (!Number.isInteger(t) || t < 1) throw new RangeError(`t must be a positive integer, got ${String(t)}`);
   if (!Number.isInteger(n) || n < 2 * t + 1 || n > PARTIES_MAX)
-    throw new RangeError(`n must be an integer in [2t+1, ${PARTIES_MAX}] = [${2 * t + 1}, ${PARTIES_MAX}], got ${String(n)}`);
+    throw new RangeError(
+      `n must be an integer in [2t+1, ${PARTIES_MAX}] = [${2 * t + 1}, ${PARTIES_MAX}], got ${String(n)}`,
+    );
 }
 
 /**
@@ -86,7 +95,8 @@ export function validatePublicKeyInfo(info: DlPublicKeyInfo): void {
   assertThresholdParameters(n, t);
   if (group.isIdentity(y)) throw new RangeError('y is the identity');
   const indices = [...verificationShares.keys()].sort((a, b) => a - b);
-  if (indices.some((j) => !Number.isInteger(j) || j < 1 || j > n)) throw new RangeError('verification share index out of [1, n]');
+  if (indices.some((j) => !Number.isInteger(j) || j < 1 || j > n))
+    throw new RangeError('verification share index out of [1, n]');
   if (indices.length < 2 * t + 1)
     throw new RangeError(`${indices.length} verification shares, at least 2t+1 = ${2 * t + 1} needed`);
   const base = new Map(indices.slice(0, t + 1).map((j) => [j, verificationShares.get(j)!]));
@@ -149,7 +159,11 @@ export function publicKeyPem(info: DlPublicKeyInfo): string {
 
 /** Encodes a key share for storage (it contains the secret share x_j: store it as a secret). */
 export function encodeKeyShare(share: KeyShare): Uint8Array {
-  return new ByteWriter(1024).bytes(encodePublicKeyInfo(share.info)).u16(share.index).raw(encodeScalar(share.info.group, share.x)).finish();
+  return new ByteWriter(1024)
+    .bytes(encodePublicKeyInfo(share.info))
+    .u16(share.index)
+    .raw(encodeScalar(share.info.group, share.x))
+    .finish();
 }
 
 /** Decodes a stored key share and checks g^{x_j} = X_j. */
@@ -220,7 +234,12 @@ function importAad(keyId: Uint8Array, j: number): Uint8Array {
  */
 export function importPrivateKey(
   key: string | KeyObject,
-  options: { readonly n: number; readonly t: number; readonly encryptionKey: (j: number) => Uint8Array | undefined; readonly random: Random },
+  options: {
+    readonly n: number;
+    readonly t: number;
+    readonly encryptionKey: (j: number) => Uint8Array | undefined;
+    readonly random: Random;
+  },
 ): ImportedKey {
   const { n, t, random } = options;
   assertThresholdParameters(n, t);
@@ -309,7 +328,12 @@ function dkgFinalValid(params: JvssParams, outcome: JvssOutcome, body: DkgFinalB
 }
 
 /** Builds the public information from verified X_j (y by interpolation from any t+1 of them). */
-function infoFromFinals(group: DlGroup, n: number, t: number, finals: readonly DkgFinalBody[]): DlPublicKeyInfo {
+function infoFromFinals(
+  group: DlGroup,
+  n: number,
+  t: number,
+  finals: readonly DkgFinalBody[],
+): DlPublicKeyInfo {
   const verificationShares = new Map(finals.map((f) => [f.party, f.x] as const));
   const base = new Map([...verificationShares].sort((a, b) => a[0] - b[0]).slice(0, t + 1));
   const info = { group, n, t, y: interpolateInExponent(group, base, 0n), verificationShares };
@@ -350,7 +374,8 @@ export class DkgSession {
   }
 
   private expect(...states: DkgState[]): void {
-    if (!states.includes(this.state)) throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
+    if (!states.includes(this.state))
+      throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
   }
 
   /** Round 2: verify the relayed deals; returns the signed complaint. */
@@ -418,15 +443,21 @@ export class DkgSession {
       try {
         body = decodeDkgFinal(group, m);
       } catch (e) {
-        throw new GjkrPeerError([m.from], `malformed verification share: ${e instanceof Error ? e.message : ''}`);
+        throw new GjkrPeerError(
+          [m.from],
+          `malformed verification share: ${e instanceof Error ? e.message : ''}`,
+        );
       }
       if (!bytesEqual(body.evidence, outcome.evidence))
         throw new GjkrRequestError('finals', `party ${m.from} finished a different sharing`);
-      if (!outcome.confirmed.includes(m.from)) throw new GjkrRequestError('finals', `party ${m.from} did not confirm`);
-      if (!dkgFinalValid(this.params, outcome, body)) throw new GjkrPeerError([m.from], 'verification share proof fails');
+      if (!outcome.confirmed.includes(m.from))
+        throw new GjkrRequestError('finals', `party ${m.from} did not confirm`);
+      if (!dkgFinalValid(this.params, outcome, body))
+        throw new GjkrPeerError([m.from], 'verification share proof fails');
       bodies.push(body);
     }
-    if (bodies.length < 2 * t + 1) throw new GjkrRequestError('finals', `${bodies.length} verification shares, 2t+1 needed`);
+    if (bodies.length < 2 * t + 1)
+      throw new GjkrRequestError('finals', `${bodies.length} verification shares, 2t+1 needed`);
     const info = infoFromFinals(group, this.request.n, t, bodies);
     const keyId = keyIdOf(info);
     const me = this.identity.index;
@@ -516,7 +547,10 @@ export class DkgCoordinator {
     return this.send(
       'qualify',
       to,
-      encodeRelay(REQUEST.qualify, this.request.sid, [this.jvss.complaintMessages(), this.jvss.revealMessages()]),
+      encodeRelay(REQUEST.qualify, this.request.sid, [
+        this.jvss.complaintMessages(),
+        this.jvss.revealMessages(),
+      ]),
     );
   }
 
@@ -533,18 +567,18 @@ export class DkgCoordinator {
         return this.send(
           'deals',
           deals.map((d) => d.from),
-          encodeRelay(
-            REQUEST.deals,
-            sid,
-            [deals.map((d) => d.bytes)],
-          ),
+          encodeRelay(REQUEST.deals, sid, [deals.map((d) => d.bytes)]),
         );
       }
       case 'complaints': {
         const accused = this.jvss.acceptComplaints(only);
         if (accused.length === 0) return this.qualifyStep();
         this.round = 'reveals';
-        return this.send('reveal', accused, encodeRelay(REQUEST.reveal, sid, [this.jvss.complaintMessages()]));
+        return this.send(
+          'reveal',
+          accused,
+          encodeRelay(REQUEST.reveal, sid, [this.jvss.complaintMessages()]),
+        );
       }
       case 'reveals': {
         this.jvss.acceptReveals(only);
@@ -554,14 +588,21 @@ export class DkgCoordinator {
         const outcome = this.outcome!;
         const valid: { body: DkgFinalBody; bytes: Uint8Array }[] = [];
         for (const j of this.sent) {
-          const a = this.jvss.openAnswer(j, only.get(j), BODY.dkgFinal, 'verification share', (m) => decodeDkgFinal(group, m));
+          const a = this.jvss.openAnswer(j, only.get(j), BODY.dkgFinal, 'verification share', (m) =>
+            decodeDkgFinal(group, m),
+          );
           if (a === undefined) continue;
-          if (!bytesEqual(a.body.evidence, outcome.evidence)) this.jvss.blame(j, 'finished a different sharing');
-          else if (!dkgFinalValid(this.params, outcome, a.body)) this.jvss.blame(j, 'verification share proof fails');
+          if (!bytesEqual(a.body.evidence, outcome.evidence))
+            this.jvss.blame(j, 'finished a different sharing');
+          else if (!dkgFinalValid(this.params, outcome, a.body))
+            this.jvss.blame(j, 'verification share proof fails');
           else valid.push({ body: a.body, bytes: a.message.bytes });
         }
         if (valid.length < 2 * t + 1)
-          throw new GjkrFailure(`only ${valid.length} valid verification shares, 2t+1 = ${2 * t + 1} needed`, this.culprits);
+          throw new GjkrFailure(
+            `only ${valid.length} valid verification shares, 2t+1 = ${2 * t + 1} needed`,
+            this.culprits,
+          );
         this.info = infoFromFinals(
           group,
           this.request.n,
@@ -573,11 +614,7 @@ export class DkgCoordinator {
         return this.send(
           'commit',
           valid.map((v) => v.body.party),
-          encodeRelay(
-            REQUEST.dkgCommit,
-            sid,
-            [valid.map((v) => v.bytes)],
-          ),
+          encodeRelay(REQUEST.dkgCommit, sid, [valid.map((v) => v.bytes)]),
         );
       }
       case 'acks': {
@@ -594,7 +631,10 @@ export class DkgCoordinator {
           else stored.push(j);
         }
         if (stored.length < 2 * t + 1)
-          throw new GjkrFailure(`only ${stored.length} servers stored the key, 2t+1 = ${2 * t + 1} needed`, this.culprits);
+          throw new GjkrFailure(
+            `only ${stored.length} servers stored the key, 2t+1 = ${2 * t + 1} needed`,
+            this.culprits,
+          );
         this.round = 'done';
         return {
           kind: 'key',

@@ -100,9 +100,9 @@ export class GjkrFailure extends Error {
 /** What any party knows about the others: their encryption keys and how to check their signatures. */
 export interface PartyDirectory {
   /** The X25519 public key of party `index`, or undefined when unknown. */
-  encryptionKey(index: number): Uint8Array | undefined;
+  readonly encryptionKey: (index: number) => Uint8Array | undefined;
   /** Whether `signature` is party `index`'s signature on `message` (never throws). */
-  verify(index: number, message: Uint8Array, signature: Uint8Array): boolean;
+  readonly verify: (index: number, message: Uint8Array, signature: Uint8Array) => boolean;
 }
 
 /** A server's own identity: its share index, its X25519 key pair and its signing function. */
@@ -110,7 +110,7 @@ export interface PartyIdentity extends PartyDirectory {
   readonly index: number;
   readonly encryption: X25519KeyPair;
   /** Signs `message` with the party's long-term signing key (e.g. Ed25519). */
-  sign(message: Uint8Array): Uint8Array;
+  readonly sign: (message: Uint8Array) => Uint8Array;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -177,7 +177,8 @@ export function openSigned(
   field: string,
 ): SignedMessage | undefined {
   if (!(bytes instanceof Uint8Array)) throw new CodecError(field, 'expected bytes');
-  if (bytes.length > SIGNED_MESSAGE_BYTES_MAX) throw new CodecError(field, `length ${bytes.length} exceeds bound`);
+  if (bytes.length > SIGNED_MESSAGE_BYTES_MAX)
+    throw new CodecError(field, `length ${bytes.length} exceeds bound`);
   const r = new ByteReader(bytes);
   const body = r.bytes(SIGNED_MESSAGE_BYTES_MAX, `${field}.body`);
   const signature = r.bytes(PARTY_SIGNATURE_BYTES_MAX, `${field}.signature`);
@@ -186,10 +187,13 @@ export function openSigned(
   const tag = h.u8(`${field}.tag`);
   const context = h.raw(32, `${field}.context`);
   const from = h.u16(`${field}.from`);
-  if (tag !== expect.tag) throw new CodecError(`${field}.tag`, `expected 0x${expect.tag.toString(16)}, got 0x${tag.toString(16)}`);
-  if (!bytesEqual(context, expect.context)) throw new CodecError(`${field}.context`, 'message of another session');
+  if (tag !== expect.tag)
+    throw new CodecError(`${field}.tag`, `expected 0x${expect.tag.toString(16)}, got 0x${tag.toString(16)}`);
+  if (!bytesEqual(context, expect.context))
+    throw new CodecError(`${field}.context`, 'message of another session');
   if (from < 1 || from > PARTIES_MAX) throw new CodecError(`${field}.from`, `index ${from} out of range`);
-  if (!directory.verify(from, new ByteWriter().raw(SIGNED_DOMAIN).raw(body).finish(), signature)) return undefined;
+  if (!directory.verify(from, new ByteWriter().raw(SIGNED_DOMAIN).raw(body).finish(), signature))
+    return undefined;
   return { from, tag, context, body, signature, bytes };
 }
 
@@ -236,7 +240,11 @@ export function encodeDeal(
     const c = deal.commitments[i]!;
     for (let l = spec.zeroConstant ? 1 : 0; l <= spec.degree; l++) w.raw(group.encodeElement(c[l]!));
   });
-  writeList(w, [...deal.boxes.entries()].sort((a, b) => a[0] - b[0]), (w2, [j, box]) => w2.u16(j).bytes(box));
+  writeList(
+    w,
+    [...deal.boxes.entries()].sort((a, b) => a[0] - b[0]),
+    (w2, [j, box]) => w2.u16(j).bytes(box),
+  );
   return w.finish();
 }
 
@@ -255,7 +263,8 @@ export function decodeDeal(
   const commitments = specs.map((spec, i) => {
     const c: GroupElement[] = [];
     if (spec.zeroConstant) c.push(group.identity);
-    for (let l = spec.zeroConstant ? 1 : 0; l <= spec.degree; l++) c.push(readElement(r, group, `deal.commitments[${i}][${l}]`));
+    for (let l = spec.zeroConstant ? 1 : 0; l <= spec.degree; l++)
+      c.push(readElement(r, group, `deal.commitments[${i}][${l}]`));
     return c;
   });
   const boxes = new Map<number, Uint8Array>();
@@ -271,9 +280,11 @@ export function decodeDeal(
     if (j === m.from) continue;
     const box = boxes.get(j);
     if (box === undefined) throw new CodecError('deal.boxes', `no sub-share for participant ${j}`);
-    if (box.length !== boxBytes) throw new CodecError('deal.boxes', `box for ${j} has ${box.length} bytes, expected ${boxBytes}`);
+    if (box.length !== boxBytes)
+      throw new CodecError('deal.boxes', `box for ${j} has ${box.length} bytes, expected ${boxBytes}`);
   }
-  if (boxes.size !== participants.length - 1) throw new CodecError('deal.boxes', 'boxes for non-participants');
+  if (boxes.size !== participants.length - 1)
+    throw new CodecError('deal.boxes', 'boxes for non-participants');
   return { dealer: m.from, commitmentBytes, commitments, boxes };
 }
 
@@ -287,7 +298,11 @@ export interface ComplaintBody {
 /** Writes a complaint body. */
 export function encodeComplaint(context: Uint8Array, c: ComplaintBody): Uint8Array {
   const w = bodyHeader(BODY.complaint, context, c.complainer).raw(c.dealSetDigest);
-  writeList(w, [...c.accused].sort((a, b) => a - b), (w2, d) => w2.u16(d));
+  writeList(
+    w,
+    [...c.accused].sort((a, b) => a - b),
+    (w2, d) => w2.u16(d),
+  );
   return w.finish();
 }
 
@@ -298,7 +313,8 @@ export function decodeComplaint(m: SignedMessage): ComplaintBody {
   let previous = 0;
   const accused = r.list(PARTIES_MAX, 'complaint.accused', (rr) => {
     const d = rr.u16('complaint.accused');
-    if (d <= previous || d === m.from) throw new CodecError('complaint.accused', 'not strictly increasing, or self-accusation');
+    if (d <= previous || d === m.from)
+      throw new CodecError('complaint.accused', 'not strictly increasing, or self-accusation');
     previous = d;
     return d;
   });
@@ -317,10 +333,14 @@ export interface RevealBody {
 /** Writes a reveal body. */
 export function encodeReveal(group: DlGroup, context: Uint8Array, body: RevealBody): Uint8Array {
   const w = bodyHeader(BODY.reveal, context, body.dealer).raw(body.dealSetDigest);
-  writeList(w, [...body.shares.entries()].sort((a, b) => a[0] - b[0]), (w2, [j, scalars]) => {
-    w2.u16(j);
-    for (const s of scalars) w2.raw(encodeScalar(group, s));
-  });
+  writeList(
+    w,
+    [...body.shares.entries()].sort((a, b) => a[0] - b[0]),
+    (w2, [j, scalars]) => {
+      w2.u16(j);
+      for (const s of scalars) w2.raw(encodeScalar(group, s));
+    },
+  );
   return w.finish();
 }
 
@@ -332,10 +352,12 @@ export function decodeReveal(group: DlGroup, specs: readonly JvssSpec[], m: Sign
   let previous = 0;
   r.list(PARTIES_MAX, 'reveal.shares', (rr) => {
     const j = rr.u16('reveal.shares.complainer');
-    if (j <= previous || j === m.from) throw new CodecError('reveal.shares', 'complainers not strictly increasing');
+    if (j <= previous || j === m.from)
+      throw new CodecError('reveal.shares', 'complainers not strictly increasing');
     previous = j;
     const scalars: bigint[] = [];
-    for (let i = 0; i < subShareScalars(specs); i++) scalars.push(readScalar(rr, group, 'reveal.shares.scalar'));
+    for (let i = 0; i < subShareScalars(specs); i++)
+      scalars.push(readScalar(rr, group, 'reveal.shares.scalar'));
     shares.set(j, scalars);
   });
   r.finish('reveal');
@@ -383,7 +405,8 @@ export interface RequestHeader {
 /** Reads a request header (bounded size). */
 export function readRequestHeader(request: Uint8Array): RequestHeader {
   if (!(request instanceof Uint8Array)) throw new GjkrRequestError('request', 'expected bytes');
-  if (request.length > REQUEST_BYTES_MAX) throw new GjkrRequestError('request', `length ${request.length} exceeds bound`);
+  if (request.length > REQUEST_BYTES_MAX)
+    throw new GjkrRequestError('request', `length ${request.length} exceeds bound`);
   try {
     const reader = new ByteReader(request);
     const tag = reader.u8('request.tag');
@@ -411,7 +434,10 @@ export interface SignOpenRequest {
 
 /** Writes a sign-open request. */
 export function encodeSignOpen(req: SignOpenRequest): Uint8Array {
-  const w = requestWriter(REQUEST.signOpen, req.sid).raw(req.keyId).u8(DL_HASH_CODES[req.hash]).bytes(req.message);
+  const w = requestWriter(REQUEST.signOpen, req.sid)
+    .raw(req.keyId)
+    .u8(DL_HASH_CODES[req.hash])
+    .bytes(req.message);
   writeList(w, req.participants, (w2, j) => w2.u16(j));
   return w.finish();
 }
@@ -455,7 +481,11 @@ export function decodeDkgOpen(h: RequestHeader): DkgOpenRequest {
 }
 
 /** A request that carries lists of relayed signed messages. */
-export function encodeRelay(tag: number, sid: Uint8Array, lists: readonly (readonly Uint8Array[])[]): Uint8Array {
+export function encodeRelay(
+  tag: number,
+  sid: Uint8Array,
+  lists: readonly (readonly Uint8Array[])[],
+): Uint8Array {
   const w = requestWriter(tag, sid);
   for (const list of lists) writeList(w, list, (w2, m) => w2.bytes(m));
   return w.finish();
@@ -465,7 +495,11 @@ export function encodeRelay(tag: number, sid: Uint8Array, lists: readonly (reado
 export function decodeRelay(h: RequestHeader, count: number, field: string): Uint8Array[][] {
   const out: Uint8Array[][] = [];
   for (let i = 0; i < count; i++)
-    out.push(h.reader.list(PARTIES_MAX, `${field}[${i}]`, (r) => r.bytes(SIGNED_MESSAGE_BYTES_MAX, `${field}[${i}]`)));
+    out.push(
+      h.reader.list(PARTIES_MAX, `${field}[${i}]`, (r) =>
+        r.bytes(SIGNED_MESSAGE_BYTES_MAX, `${field}[${i}]`),
+      ),
+    );
   h.reader.finish(field);
   return out;
 }
@@ -475,7 +509,8 @@ export function readIndexList(r: ByteReader, field: string): number[] {
   let previous = 0;
   return r.list(PARTIES_MAX, field, (rr) => {
     const j = rr.u16(field);
-    if (j <= previous || j > PARTIES_MAX) throw new CodecError(field, 'indices not strictly increasing in [1, PARTIES_MAX]');
+    if (j <= previous || j > PARTIES_MAX)
+      throw new CodecError(field, 'indices not strictly increasing in [1, PARTIES_MAX]');
     previous = j;
     return j;
   });
@@ -485,8 +520,19 @@ export function readIndexList(r: ByteReader, field: string): number[] {
 // Contexts and digests
 
 /** The context of a signing session: binds the sid to the key, the message digest and the participants. */
-export function signContext(sid: Uint8Array, keyId: Uint8Array, hash: DlHashName, digest: Uint8Array, participants: readonly number[]): Uint8Array {
-  const w = new ByteWriter().raw(utf8('bftkv/gjkr/sign-context/v1')).raw(sid).raw(keyId).u8(DL_HASH_CODES[hash]).bytes(digest);
+export function signContext(
+  sid: Uint8Array,
+  keyId: Uint8Array,
+  hash: DlHashName,
+  digest: Uint8Array,
+  participants: readonly number[],
+): Uint8Array {
+  const w = new ByteWriter()
+    .raw(utf8('bftkv/gjkr/sign-context/v1'))
+    .raw(sid)
+    .raw(keyId)
+    .u8(DL_HASH_CODES[hash])
+    .bytes(digest);
   writeList(w, participants, (w2, j) => w2.u16(j));
   return sha256(w.finish());
 }
@@ -508,14 +554,25 @@ export function boxAad(context: Uint8Array, dealer: number, recipient: number): 
  * The sealed boxes are left out on purpose: each recipient checks its own box against the commitments, and
  * what all parties must agree on is only who dealt and what they committed to.
  */
-export function dealSetDigest(context: Uint8Array, deals: readonly Pick<DealBody, 'dealer' | 'commitmentBytes'>[]): Uint8Array {
+export function dealSetDigest(
+  context: Uint8Array,
+  deals: readonly Pick<DealBody, 'dealer' | 'commitmentBytes'>[],
+): Uint8Array {
   const w = new ByteWriter().raw(utf8('bftkv/gjkr/deal-set/v1')).raw(context);
-  writeList(w, [...deals].sort((a, b) => a.dealer - b.dealer), (w2, d) => w2.u16(d.dealer).raw(sha256(d.commitmentBytes)));
+  writeList(
+    w,
+    [...deals].sort((a, b) => a.dealer - b.dealer),
+    (w2, d) => w2.u16(d.dealer).raw(sha256(d.commitmentBytes)),
+  );
   return sha256(w.finish());
 }
 
 /** Digest of the outcome of the sharing phase: deal set, qualified dealers and confirming verifiers. */
-export function evidenceDigest(dealSet: Uint8Array, qual: readonly number[], confirmed: readonly number[]): Uint8Array {
+export function evidenceDigest(
+  dealSet: Uint8Array,
+  qual: readonly number[],
+  confirmed: readonly number[],
+): Uint8Array {
   const w = new ByteWriter().raw(utf8('bftkv/gjkr/evidence/v1')).raw(dealSet);
   writeList(w, qual, (w2, j) => w2.u16(j));
   writeList(w, confirmed, (w2, j) => w2.u16(j));
@@ -524,5 +581,10 @@ export function evidenceDigest(dealSet: Uint8Array, qual: readonly number[], con
 
 /** The Fiat–Shamir context of a party's proof: session, sharing outcome and the prover's index. */
 export function proofContext(context: Uint8Array, evidence: Uint8Array, party: number): Uint8Array {
-  return new ByteWriter().raw(utf8('bftkv/gjkr/proof-context/v1')).raw(context).raw(evidence).u16(party).finish();
+  return new ByteWriter()
+    .raw(utf8('bftkv/gjkr/proof-context/v1'))
+    .raw(context)
+    .raw(evidence)
+    .u16(party)
+    .finish();
 }

@@ -72,12 +72,15 @@ export function proveRelations(
   random: Random,
 ): SigmaProof {
   if (witnesses.length !== witnessCount(relations))
-    throw new RangeError(`proveRelations: ${witnessCount(relations)} witnesses expected, got ${witnesses.length}`);
+    throw new RangeError(
+      `proveRelations: ${witnessCount(relations)} witnesses expected, got ${witnesses.length}`,
+    );
   // Invariant: the prover only proves true statements (a false one means a local bug, not a peer fault).
   for (const rel of relations) {
     let acc = group.identity;
     for (const [base, j] of rel.terms) acc = group.mul(acc, group.exp(base, witnesses[j]!));
-    if (!group.equals(acc, rel.target)) throw new Error(`Invariant: proveRelations(${label}) given a false statement`);
+    if (!group.equals(acc, rel.target))
+      throw new Error(`Invariant: proveRelations(${label}) given a false statement`);
   }
   const rho = witnesses.map(() => randomScalar(group, random));
   const commitments = relations.map((rel) => {
@@ -134,7 +137,10 @@ export function productRelations(group: DlGroup, s: ProductStatement): LinearRel
   const relations: LinearRelation[] = [
     { target: s.u, terms: [[group.g, 0]] },
     { target: s.t, terms: [[s.k, 0]] },
-    { target: group.mul(group.mul(s.t, s.z), group.expPublic(group.g, modQ(group, -s.v))), terms: [[group.h, 1]] },
+    {
+      target: group.mul(group.mul(s.t, s.z), group.expPublic(group.g, modQ(group, -s.v))),
+      terms: [[group.h, 1]],
+    },
   ];
   if (s.binding !== undefined) relations.push({ target: group.div(s.binding, s.u), terms: [[group.h, 2]] });
   return relations;
@@ -146,6 +152,10 @@ export function productRelations(group: DlGroup, s: ProductStatement): LinearRel
  * Publishing X with this proof replaces the extraction phase of GJKR's DKG (Fig. 2, step 4): X is bound to
  * the share fixed by the Pedersen phase, so no dealer can influence g^x after the qualified set is known.
  */
-export function openingRelations(group: DlGroup, commitment: GroupElement, x: GroupElement): LinearRelation[] {
+export function openingRelations(
+  group: DlGroup,
+  commitment: GroupElement,
+  x: GroupElement,
+): LinearRelation[] {
   return [{ target: group.div(commitment, x), terms: [[group.h, 0]] }];
 }

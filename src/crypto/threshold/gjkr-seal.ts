@@ -10,7 +10,14 @@
  * Box layout: ephemeral public key (32) ‖ ciphertext ‖ GCM tag (16). The key is derived from a fresh
  * ephemeral key and the associated data, so the all-zero IV is never reused under one key.
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  hkdfSync,
+} from 'node:crypto';
 import type { Random } from '../../env/random.js';
 import { sha256 } from '../hash.js';
 
@@ -43,19 +50,34 @@ function publicKeyObject(publicKey: Uint8Array) {
 /** The X25519 key pair of a 32-byte secret (RFC 7748 clamps it). */
 export function x25519KeyPair(secretKey: Uint8Array): X25519KeyPair {
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== X25519_KEY_BYTES)
-    throw new RangeError(`x25519KeyPair: secretKey must be ${X25519_KEY_BYTES} bytes, got ${String(secretKey?.length)}`);
+    throw new RangeError(
+      `x25519KeyPair: secretKey must be ${X25519_KEY_BYTES} bytes, got ${String(secretKey?.length)}`,
+    );
   const spki = createPublicKey(privateKeyObject(secretKey)).export({ format: 'der', type: 'spki' });
-  return { secretKey: new Uint8Array(secretKey), publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)) };
+  return {
+    secretKey: new Uint8Array(secretKey),
+    publicKey: new Uint8Array(spki.subarray(SPKI_PREFIX.length)),
+  };
 }
 
-function boxKey(shared: Buffer, ephemeralPublic: Uint8Array, recipientPublic: Uint8Array, aad: Uint8Array): Buffer {
+function boxKey(
+  shared: Buffer,
+  ephemeralPublic: Uint8Array,
+  recipientPublic: Uint8Array,
+  aad: Uint8Array,
+): Buffer {
   const salt = Buffer.concat([ephemeralPublic, recipientPublic]);
   const info = Buffer.concat([Buffer.from(HKDF_INFO), sha256(aad)]);
   return Buffer.from(hkdfSync('sha256', shared, salt, info, 32));
 }
 
 /** Seals `plaintext` to `recipientPublicKey`, bound to `aad`. */
-export function seal(recipientPublicKey: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, random: Random): Uint8Array {
+export function seal(
+  recipientPublicKey: Uint8Array,
+  plaintext: Uint8Array,
+  aad: Uint8Array,
+  random: Random,
+): Uint8Array {
   if (!(recipientPublicKey instanceof Uint8Array) || recipientPublicKey.length !== X25519_KEY_BYTES)
     throw new RangeError(`seal: recipientPublicKey must be ${X25519_KEY_BYTES} bytes`);
   const ephemeral = x25519KeyPair(random.bytes(X25519_KEY_BYTES));
@@ -79,7 +101,10 @@ export function open(recipient: X25519KeyPair, box: Uint8Array, aad: Uint8Array)
   const body = box.subarray(X25519_KEY_BYTES, box.length - 16);
   const tag = box.subarray(box.length - 16);
   try {
-    const shared = diffieHellman({ privateKey: privateKeyObject(recipient.secretKey), publicKey: publicKeyObject(ephemeralPublic) });
+    const shared = diffieHellman({
+      privateKey: privateKeyObject(recipient.secretKey),
+      publicKey: publicKeyObject(ephemeralPublic),
+    });
     const key = boxKey(shared, ephemeralPublic, recipient.publicKey, aad);
     shared.fill(0);
     const decipher = createDecipheriv('aes-256-gcm', key, IV);

@@ -87,7 +87,8 @@ export class GjkrServer {
       ['sessionsMax', this.sessionsMax],
       ['usedSessionIdsMax', this.usedMax],
     ] as const)
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
+      if (!Number.isInteger(v) || v < 1)
+        throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
   }
 
   /** Sessions currently holding secrets. */
@@ -109,6 +110,11 @@ export class GjkrServer {
   private end(id: string): void {
     this.sessions.get(id)?.session.destroy();
     this.sessions.delete(id);
+    this.remember(id);
+  }
+
+  /** Remembers a session id as used, forgetting the oldest beyond the bound. */
+  private remember(id: string): void {
     this.used.add(id);
     while (this.used.size > this.usedMax) {
       const oldest = this.used.values().next().value;
@@ -128,7 +134,8 @@ export class GjkrServer {
     if (h.tag === REQUEST.signOpen || h.tag === REQUEST.dkgOpen) return this.open(id, h, nowMs);
     const entry = this.sessions.get(id);
     if (entry === undefined) {
-      if (this.used.has(id)) throw new GjkrSessionError('finished', 'the session has ended and its secrets are erased');
+      if (this.used.has(id))
+        throw new GjkrSessionError('finished', 'the session has ended and its secrets are erased');
       throw new GjkrSessionError('unknown-session', 'no such session');
     }
     if (nowMs - entry.openedAtMs > this.ttlMs) {
@@ -138,7 +145,9 @@ export class GjkrServer {
     try {
       const reply = this.step(entry.session, h);
       if (reply.done) this.end(id);
-      return reply.keyShare === undefined ? { response: reply.response } : { response: reply.response, keyShare: reply.keyShare };
+      return reply.keyShare === undefined
+        ? { response: reply.response }
+        : { response: reply.response, keyShare: reply.keyShare };
     } catch (e) {
       this.end(id);
       if (e instanceof CodecError) throw new GjkrRequestError(e.field, e.reason);
@@ -147,7 +156,8 @@ export class GjkrServer {
   }
 
   private open(id: string, h: RequestHeader, nowMs: number): GjkrReply {
-    if (this.sessions.has(id) || this.used.has(id)) throw new GjkrSessionError('session-id-reused', 'a session id is single-use');
+    if (this.sessions.has(id) || this.used.has(id))
+      throw new GjkrSessionError('session-id-reused', 'a session id is single-use');
     if (this.sessions.size >= this.sessionsMax) {
       this.expire(nowMs);
       if (this.sessions.size >= this.sessionsMax)
@@ -167,11 +177,12 @@ export class GjkrServer {
         const req = decodeDkgOpen(h);
         if (this.options.acceptDkg !== undefined && !this.options.acceptDkg(req))
           throw new GjkrRequestError('dkg', 'refused by the key generation policy');
-        if (req.n < identity.index) throw new GjkrRequestError('dkg.n', 'this server is not among parties 1..n');
+        if (req.n < identity.index)
+          throw new GjkrRequestError('dkg.n', 'this server is not among parties 1..n');
         session = new DkgSession(req, identity, random);
       }
     } catch (e) {
-      this.used.add(id);
+      this.remember(id);
       if (e instanceof CodecError) throw new GjkrRequestError(e.field, e.reason);
       if (e instanceof RangeError) throw new GjkrRequestError('open', e.message);
       throw e;
@@ -203,17 +214,21 @@ export class GjkrServer {
         if (session.round !== 'verified' && session.round !== 'revealed') refuse('qualify', 2);
         const [complaints, reveals] = decodeRelay(h, 2, 'qualify');
         const response =
-          session instanceof SigningSession ? session.phase1(complaints!, reveals!) : session.finalize(complaints!, reveals!);
+          session instanceof SigningSession
+            ? session.phase1(complaints!, reveals!)
+            : session.finalize(complaints!, reveals!);
         return { response, done: false };
       }
       case REQUEST.signPhase2: {
-        if (!(session instanceof SigningSession)) throw new GjkrRequestError('request', 'phase 2 of a key generation');
+        if (!(session instanceof SigningSession))
+          throw new GjkrRequestError('request', 'phase 2 of a key generation');
         if (session.round !== 'phase1') refuse('phase 2', 3);
         const [answers] = decodeRelay(h, 1, 'phase2');
         return { response: session.phase2(answers!), done: true };
       }
       case REQUEST.dkgCommit: {
-        if (!(session instanceof DkgSession)) throw new GjkrRequestError('request', 'commit of a signing session');
+        if (!(session instanceof DkgSession))
+          throw new GjkrRequestError('request', 'commit of a signing session');
         if (session.round !== 'finalized') refuse('commit', 3);
         const [finals] = decodeRelay(h, 1, 'commit');
         const { ack, share } = session.commit(finals!);

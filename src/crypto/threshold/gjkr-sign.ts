@@ -66,8 +66,22 @@ import {
   type SignOpenRequest,
   type SignedMessage,
 } from './gjkr-messages.js';
-import { JvssCoordinator, JvssParty, openRelayed, shareCommitment, type JvssOutcome, type JvssParams } from './gjkr-jvss.js';
-import { assertThresholdParameters, keyIdOf, type DkgResult, type DlPublicKeyInfo, type KeyShare, type SendStep } from './gjkr-key.js';
+import {
+  JvssCoordinator,
+  JvssParty,
+  openRelayed,
+  shareCommitment,
+  type JvssOutcome,
+  type JvssParams,
+} from './gjkr-jvss.js';
+import {
+  assertThresholdParameters,
+  keyIdOf,
+  type DkgResult,
+  type DlPublicKeyInfo,
+  type KeyShare,
+  type SendStep,
+} from './gjkr-key.js';
 import { productRelations, proveRelations, verifyRelations, type SigmaProof } from './gjkr-proofs.js';
 import { interpolate, interpolateInExponent, pedersenValue } from './gjkr-vss.js';
 
@@ -88,16 +102,22 @@ interface SignSetup {
 function signSetup(info: DlPublicKeyInfo, keyId: Uint8Array, request: SignOpenRequest): SignSetup {
   const { group, t } = info;
   const { participants } = request;
-  if (request.sid.length !== SESSION_ID_BYTES) throw new RangeError(`sid: expected ${SESSION_ID_BYTES} bytes`);
+  if (request.sid.length !== SESSION_ID_BYTES)
+    throw new RangeError(`sid: expected ${SESSION_ID_BYTES} bytes`);
   if (!bytesEqual(request.keyId, keyId)) throw new GjkrRequestError('keyId', 'not the id of this key');
   if (request.message.length > SIGN_MESSAGE_BYTES_MAX) throw new GjkrRequestError('message', 'too long');
   for (let i = 0; i < participants.length; i++) {
     const j = participants[i]!;
-    if (i > 0 && j <= participants[i - 1]!) throw new GjkrRequestError('participants', 'not strictly increasing');
-    if (!info.verificationShares.has(j)) throw new GjkrRequestError('participants', `party ${j} has no verification share`);
+    if (i > 0 && j <= participants[i - 1]!)
+      throw new GjkrRequestError('participants', 'not strictly increasing');
+    if (!info.verificationShares.has(j))
+      throw new GjkrRequestError('participants', `party ${j} has no verification share`);
   }
   if (participants.length < 2 * t + 1)
-    throw new GjkrRequestError('participants', `${participants.length} participants, at least 2t+1 = ${2 * t + 1} needed`);
+    throw new GjkrRequestError(
+      'participants',
+      `${participants.length} participants, at least 2t+1 = ${2 * t + 1} needed`,
+    );
   const digest = new Uint8Array(createHash(request.hash).update(request.message).digest());
   return {
     info,
@@ -239,7 +259,8 @@ export class SigningSession {
     if (identity.index !== share.index)
       throw new RangeError(`identity.index ${identity.index} differs from the share's index ${share.index}`);
     this.setup = signSetup(share.info, share.keyId, request);
-    if (!request.participants.includes(share.index)) throw new GjkrRequestError('participants', 'this server is not among them');
+    if (!request.participants.includes(share.index))
+      throw new GjkrRequestError('participants', 'this server is not among them');
     this.share = share;
     this.jvss = new JvssParty(this.setup.params, identity, random);
     this.dealMessage = this.jvss.deal();
@@ -251,7 +272,8 @@ export class SigningSession {
   }
 
   private expect(...states: SignState[]): void {
-    if (!states.includes(this.state)) throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
+    if (!states.includes(this.state))
+      throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
   }
 
   /** Round 2: verify the relayed deals; returns the signed complaint (empty when all deals are good). */
@@ -320,22 +342,31 @@ export class SigningSession {
     try {
       const messages = openRelayed(phase1Answers, this.identity, BODY.signPhase1, context, 'phase1');
       if (messages.length !== 2 * t + 1)
-        throw new GjkrRequestError('phase1', `${messages.length} answers, exactly 2t+1 = ${2 * t + 1} expected`);
+        throw new GjkrRequestError(
+          'phase1',
+          `${messages.length} answers, exactly 2t+1 = ${2 * t + 1} expected`,
+        );
       const bodies = messages.map((msg) => {
         let body: Phase1Body;
         try {
           body = decodePhase1(group, msg);
         } catch (e) {
-          throw new GjkrPeerError([msg.from], `malformed phase-1 answer: ${e instanceof Error ? e.message : ''}`);
+          throw new GjkrPeerError(
+            [msg.from],
+            `malformed phase-1 answer: ${e instanceof Error ? e.message : ''}`,
+          );
         }
-        if (!outcome.confirmed.includes(body.party)) throw new GjkrRequestError('phase1', `party ${body.party} did not confirm`);
+        if (!outcome.confirmed.includes(body.party))
+          throw new GjkrRequestError('phase1', `party ${body.party} did not confirm`);
         if (!bytesEqual(body.evidence, outcome.evidence))
           throw new GjkrRequestError('phase1', `party ${body.party} finished a different sharing`);
-        if (!phase1Valid(this.setup, outcome, body)) throw new GjkrPeerError([body.party], 'phase-1 proof fails');
+        if (!phase1Valid(this.setup, outcome, body))
+          throw new GjkrPeerError([body.party], 'phase-1 proof fails');
         return body;
       });
       const r = nonceFromPhase1(group, bodies);
-      if (r === undefined) throw new GjkrRequestError('phase1', 'ka = 0 or r = 0; sign again in a new session');
+      if (r === undefined)
+        throw new GjkrRequestError('phase1', 'ka = 0 or r = 0; sign again in a new session');
       const { k, kBlind, c, cBlind } = this.secrets!;
       const e = modQ(group, m + this.share!.x * r);
       const s = modQ(group, k * e + c);
@@ -345,12 +376,23 @@ export class SigningSession {
         group,
         'sign-phase2',
         proofContext(context, outcome.evidence, me),
-        productRelations(group, { u: group.exp(group.g, e), k: Kk, z: pedersenValue(group, c, cBlind), t: T, v: s }),
+        productRelations(group, {
+          u: group.exp(group.g, e),
+          k: Kk,
+          z: pedersenValue(group, c, cBlind),
+          t: T,
+          v: s,
+        }),
         [e, modQ(group, kBlind * e + cBlind)],
         this.random,
       );
       // Invariant: what the client will check with the public X_i is what was proved.
-      if (!group.equals(group.exp(group.g, e), group.mul(group.exp(group.g, m), group.exp(info.verificationShares.get(me)!, r))))
+      if (
+        !group.equals(
+          group.exp(group.g, e),
+          group.mul(group.exp(group.g, m), group.exp(info.verificationShares.get(me)!, r)),
+        )
+      )
         throw new Error('Invariant: share does not match its verification share');
       const w = bodyHeader(BODY.signPhase2, context, me).raw(outcome.evidence);
       w.raw(encodeScalar(group, r)).raw(encodeScalar(group, s)).raw(group.encodeElement(T));
@@ -417,7 +459,13 @@ export class SigningCoordinator {
     assertThresholdParameters(info.n, info.t);
     this.hash = input.hash ?? 'sha256';
     const participants = input.participants ?? [...info.verificationShares.keys()].sort((a, b) => a - b);
-    this.request = { sid: input.sid, keyId: keyIdOf(info), hash: this.hash, message: input.message, participants };
+    this.request = {
+      sid: input.sid,
+      keyId: keyIdOf(info),
+      hash: this.hash,
+      message: input.message,
+      participants,
+    };
     try {
       this.setup = signSetup(info, this.request.keyId, this.request);
     } catch (e) {
@@ -449,7 +497,10 @@ export class SigningCoordinator {
     return this.send(
       'phase1',
       to,
-      encodeRelay(REQUEST.qualify, this.request.sid, [this.jvss.complaintMessages(), this.jvss.revealMessages()]),
+      encodeRelay(REQUEST.qualify, this.request.sid, [
+        this.jvss.complaintMessages(),
+        this.jvss.revealMessages(),
+      ]),
     );
   }
 
@@ -465,18 +516,18 @@ export class SigningCoordinator {
         return this.send(
           'deals',
           deals.map((d) => d.from),
-          encodeRelay(
-            REQUEST.deals,
-            sid,
-            [deals.map((d) => d.bytes)],
-          ),
+          encodeRelay(REQUEST.deals, sid, [deals.map((d) => d.bytes)]),
         );
       }
       case 'complaints': {
         const accused = this.jvss.acceptComplaints(only);
         if (accused.length === 0) return this.phase1Step();
         this.round = 'reveals';
-        return this.send('reveal', accused, encodeRelay(REQUEST.reveal, sid, [this.jvss.complaintMessages()]));
+        return this.send(
+          'reveal',
+          accused,
+          encodeRelay(REQUEST.reveal, sid, [this.jvss.complaintMessages()]),
+        );
       }
       case 'reveals':
         this.jvss.acceptReveals(only);
@@ -485,20 +536,31 @@ export class SigningCoordinator {
         const outcome = this.outcome!;
         const valid: { body: Phase1Body; bytes: Uint8Array }[] = [];
         for (const j of this.sent) {
-          const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase1, 'phase-1 answer', (msg) => decodePhase1(group, msg));
+          const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase1, 'phase-1 answer', (msg) =>
+            decodePhase1(group, msg),
+          );
           if (a === undefined) continue;
-          if (!bytesEqual(a.body.evidence, outcome.evidence)) this.jvss.blame(j, 'phase-1 answer for a different sharing');
-          else if (!phase1Valid(this.setup, outcome, a.body)) this.jvss.blame(j, 'phase-1 answer fails its proof');
+          if (!bytesEqual(a.body.evidence, outcome.evidence))
+            this.jvss.blame(j, 'phase-1 answer for a different sharing');
+          else if (!phase1Valid(this.setup, outcome, a.body))
+            this.jvss.blame(j, 'phase-1 answer fails its proof');
           else valid.push({ body: a.body, bytes: a.message.bytes });
         }
         if (valid.length < 2 * t + 1)
-          throw new GjkrFailure(`only ${valid.length} valid phase-1 answers, 2t+1 = ${2 * t + 1} needed`, this.culprits);
+          throw new GjkrFailure(
+            `only ${valid.length} valid phase-1 answers, 2t+1 = ${2 * t + 1} needed`,
+            this.culprits,
+          );
         const chosen = valid.slice(0, 2 * t + 1);
         const r = nonceFromPhase1(
           group,
           chosen.map((v) => v.body),
         );
-        if (r === undefined) throw new GjkrFailure('ka = 0 or r = 0 (probability about 1/q); sign again in a new session', this.culprits);
+        if (r === undefined)
+          throw new GjkrFailure(
+            'ka = 0 or r = 0 (probability about 1/q); sign again in a new session',
+            this.culprits,
+          );
         this.r = r;
         this.round = 'phase2';
         return this.send(
@@ -512,20 +574,31 @@ export class SigningCoordinator {
         const r = this.r!;
         const shares = new Map<number, bigint>();
         for (const j of this.sent) {
-          const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase2, 'phase-2 answer', (msg) => decodePhase2(group, msg));
+          const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase2, 'phase-2 answer', (msg) =>
+            decodePhase2(group, msg),
+          );
           if (a === undefined) continue;
-          if (!bytesEqual(a.body.evidence, outcome.evidence)) this.jvss.blame(j, 'phase-2 answer for a different sharing');
+          if (!bytesEqual(a.body.evidence, outcome.evidence))
+            this.jvss.blame(j, 'phase-2 answer for a different sharing');
           else if (a.body.r !== r) this.jvss.blame(j, 'phase-2 answer with a different r');
-          else if (!phase2Valid(this.setup, outcome, r, a.body)) this.jvss.blame(j, 'phase-2 answer fails its proof');
+          else if (!phase2Valid(this.setup, outcome, r, a.body))
+            this.jvss.blame(j, 'phase-2 answer fails its proof');
           else shares.set(j, a.body.s);
         }
         if (shares.size < 2 * t + 1)
-          throw new GjkrFailure(`only ${shares.size} valid phase-2 answers, 2t+1 = ${2 * t + 1} needed`, this.culprits);
+          throw new GjkrFailure(
+            `only ${shares.size} valid phase-2 answers, 2t+1 = ${2 * t + 1} needed`,
+            this.culprits,
+          );
         const s = interpolate(group, new Map([...shares].slice(0, 2 * t + 1)));
-        if (s === 0n) throw new GjkrFailure('s = 0 (probability about 1/q); sign again in a new session', this.culprits);
+        if (s === 0n)
+          throw new GjkrFailure('s = 0 (probability about 1/q); sign again in a new session', this.culprits);
         const signature = encodeDerSignature(r, s);
         if (!verifyDerSignature(group, this.input.info.y, this.hash, this.input.message, signature))
-          throw new GjkrFailure('the combined signature does not verify; no signature is output', this.culprits);
+          throw new GjkrFailure(
+            'the combined signature does not verify; no signature is output',
+            this.culprits,
+          );
         this.round = 'done';
         return { kind: 'signature', signature, r, s, culprits: this.culprits.slice() };
       }

@@ -18,7 +18,12 @@ export const PARTIES_MAX = 64;
 export type Polynomial = readonly bigint[];
 
 /** A uniformly random polynomial of `degree` with the given constant term (random when undefined). */
-export function randomPolynomial(group: DlGroup, degree: number, constant: bigint | undefined, random: Random): bigint[] {
+export function randomPolynomial(
+  group: DlGroup,
+  degree: number,
+  constant: bigint | undefined,
+  random: Random,
+): bigint[] {
   if (!Number.isInteger(degree) || degree < 0 || degree >= PARTIES_MAX)
     throw new RangeError(`randomPolynomial: degree must be an integer in [0, ${PARTIES_MAX}), got ${degree}`);
   const coefficients = [constant === undefined ? randomScalar(group, random) : modQ(group, constant)];
@@ -40,7 +45,8 @@ export function feldmanCommit(group: DlGroup, f: Polynomial): GroupElement[] {
 
 /** Pedersen commitments g^{a_l} h^{b_l} of f and its blinding polynomial f' (same degree). */
 export function pedersenCommit(group: DlGroup, f: Polynomial, blind: Polynomial): GroupElement[] {
-  if (f.length !== blind.length) throw new RangeError('pedersenCommit: f and its blinding polynomial differ in degree');
+  if (f.length !== blind.length)
+    throw new RangeError('pedersenCommit: f and its blinding polynomial differ in degree');
   return f.map((a, l) => group.mul(group.exp(group.g, a), group.exp(group.h, blind[l]!)));
 }
 
@@ -50,7 +56,11 @@ export function pedersenValue(group: DlGroup, s: bigint, blind: bigint): GroupEl
 }
 
 /** Π_l C_l^{i^l}: the commitment to the share of party `index`, by Horner's rule in the exponent. */
-export function commitmentAt(group: DlGroup, commitments: readonly GroupElement[], index: number): GroupElement {
+export function commitmentAt(
+  group: DlGroup,
+  commitments: readonly GroupElement[],
+  index: number,
+): GroupElement {
   if (commitments.length === 0) throw new RangeError('commitmentAt: no commitments');
   const x = BigInt(index);
   let acc = commitments[commitments.length - 1]!;
@@ -59,7 +69,10 @@ export function commitmentAt(group: DlGroup, commitments: readonly GroupElement[
 }
 
 /** Element-wise product of commitment vectors of equal length (the commitments of the summed polynomial). */
-export function multiplyCommitments(group: DlGroup, vectors: readonly (readonly GroupElement[])[]): GroupElement[] {
+export function multiplyCommitments(
+  group: DlGroup,
+  vectors: readonly (readonly GroupElement[])[],
+): GroupElement[] {
   if (vectors.length === 0) throw new RangeError('multiplyCommitments: no vectors');
   const out = vectors[0]!.slice();
   for (const v of vectors.slice(1)) {
@@ -81,7 +94,11 @@ export function assertIndices(indices: readonly number[], field: string): void {
 }
 
 /** Lagrange coefficients λ_j(at) = Π_{k≠j} (at − k)/(j − k) mod q for the distinct `indices`. */
-export function lagrangeCoefficients(group: DlGroup, indices: readonly number[], at = 0n): Map<number, bigint> {
+export function lagrangeCoefficients(
+  group: DlGroup,
+  indices: readonly number[],
+  at = 0n,
+): Map<number, bigint> {
   assertIndices(indices, 'lagrangeCoefficients');
   const out = new Map<number, bigint>();
   for (const j of indices) {
@@ -106,7 +123,11 @@ export function interpolate(group: DlGroup, points: ReadonlyMap<number, bigint>,
 }
 
 /** g^{f(at)} from the points (j, g^{f(j)}) (interpolation in the exponent). */
-export function interpolateInExponent(group: DlGroup, points: ReadonlyMap<number, GroupElement>, at = 0n): GroupElement {
+export function interpolateInExponent(
+  group: DlGroup,
+  points: ReadonlyMap<number, GroupElement>,
+  at = 0n,
+): GroupElement {
   const lambda = lagrangeCoefficients(group, [...points.keys()], at);
   let acc = group.identity;
   for (const [j, v] of points) acc = group.mul(acc, group.expPublic(v, lambda.get(j)!));
