@@ -19,7 +19,8 @@ import {
 } from '../../src/crypto/threshold/gjkr-messages.js';
 import { encodeScalar, randomScalar, type DlGroup } from '../../src/crypto/threshold/dl-group.js';
 import { GjkrServer, type GjkrServerOptions } from '../../src/crypto/threshold/gjkr-server.js';
-import type { KeyShare, SendStep } from '../../src/crypto/threshold/gjkr-key.js';
+import type { KeyShare } from '../../src/crypto/threshold/gjkr-key.js';
+import type { SendStep } from '../../src/crypto/threshold/gjkr-messages.js';
 
 /** Identities of servers 1..n and the directory every party shares. */
 export function makeParties(

@@ -19,13 +19,13 @@ import {
   importPrivateKey,
   type DkgResult,
   type DlPublicKeyInfo,
-  type SendStep,
 } from '../../src/crypto/threshold/gjkr-key.js';
 import {
   GjkrFailure,
   GjkrRequestError,
   GjkrSessionError,
   type Culprit,
+  type SendStep,
 } from '../../src/crypto/threshold/gjkr-messages.js';
 import { SigningCoordinator, type SigningResult } from '../../src/crypto/threshold/gjkr-sign.js';
 import { interpolate } from '../../src/crypto/threshold/gjkr-vss.js';

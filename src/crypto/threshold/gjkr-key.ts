@@ -45,6 +45,7 @@ import {
   type DkgOpenRequest,
   type PartyDirectory,
   type PartyIdentity,
+  type SendStep,
   type SignedMessage,
 } from './gjkr-messages.js';
 import {
@@ -479,14 +480,6 @@ export class DkgSession {
     this.outcome = undefined;
     this.state = 'destroyed';
   }
-}
-
-/** One step of a client coordinator: send `request` to the servers `to` and come back with their answers. */
-export interface SendStep {
-  readonly kind: 'send';
-  readonly round: string;
-  readonly to: readonly number[];
-  readonly request: Uint8Array;
 }
 
 /** The outcome of a distributed key generation, as seen by the client (which never learns x). */

@@ -113,6 +113,14 @@ export interface PartyIdentity extends PartyDirectory {
   readonly sign: (message: Uint8Array) => Uint8Array;
 }
 
+/** One step of a client coordinator: send `request` to the servers `to` and come back with their answers. */
+export interface SendStep {
+  readonly kind: 'send';
+  readonly round: string;
+  readonly to: readonly number[];
+  readonly request: Uint8Array;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Bounds
 

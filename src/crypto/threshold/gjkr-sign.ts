@@ -63,6 +63,7 @@ import {
   type Culprit,
   type PartyDirectory,
   type PartyIdentity,
+  type SendStep,
   type SignOpenRequest,
   type SignedMessage,
 } from './gjkr-messages.js';
@@ -74,14 +75,7 @@ import {
   type JvssOutcome,
   type JvssParams,
 } from './gjkr-jvss.js';
-import {
-  assertThresholdParameters,
-  keyIdOf,
-  type DkgResult,
-  type DlPublicKeyInfo,
-  type KeyShare,
-  type SendStep,
-} from './gjkr-key.js';
+import { assertThresholdParameters, keyIdOf, type DlPublicKeyInfo, type KeyShare } from './gjkr-key.js';
 import { productRelations, proveRelations, verifyRelations, type SigmaProof } from './gjkr-proofs.js';
 import { interpolate, interpolateInExponent, pedersenValue } from './gjkr-vss.js';
 
@@ -607,6 +601,3 @@ export class SigningCoordinator {
     }
   }
 }
-
-/** Either kind of coordinator result (for drivers that run both). */
-export type CoordinatorResult = SigningResult | DkgResult;
