@@ -431,14 +431,6 @@ export function dsaParamsOf(group: DlGroup): DsaParams | undefined {
   return { p, q, g };
 }
 
-/** Encodes a list of elements as one byte string (hash inputs). */
-export function encodeElements(group: DlGroup, elements: readonly GroupElement[]): Uint8Array {
-  const w = new ByteWriter();
-  for (const e of elements)
-    w.raw(group.isIdentity(e) ? new Uint8Array(group.elementBytes) : group.encodeElement(e));
-  return w.finish();
-}
-
 /** Reads one element of fixed length from a reader and validates it. */
 export function readElement(r: ByteReader, group: DlGroup, field: string): GroupElement {
   return group.decodeElement(r.raw(group.elementBytes, field), field);
