@@ -185,7 +185,7 @@ try {
     // variable); `auth` = evaluation at every clique member + the proof shown to them, `read-password` = the
     // whole protected read (authentication, KV challenges, read with the proof, decryption).
     const pws = clients.map(
-      (cl) => new PasswordClient({ client: cl, key: identity.key, clock: systemClock, random: secureRandom }),
+      (cl) => new PasswordClient({ client: cl, clock: systemClock, random: secureRandom }),
     );
     const vault = (c: number) => utf8(`bench/vault/${count}/${c}`);
     await Promise.all(pws.map((pw, c) => pw.writeProtected(vault(c), utf8('secret'), 'bench password')));

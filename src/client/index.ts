@@ -173,7 +173,6 @@ export async function connect(options: ConnectOptions): Promise<Bftkv> {
   );
   const password = new PasswordClient({
     client,
-    key: identity.key,
     clock: systemClock,
     random: secureRandom,
     ...(options.passwordOptions === undefined ? {} : { options: options.passwordOptions }),

@@ -82,13 +82,16 @@ export function passwordThreshold(n: number): number {
   return n - Math.floor((n - 1) / 3);
 }
 
+function littleEndian(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}
+
 function scalarOf(random: Random): bigint {
   // 64 random bytes reduced mod ℓ: statistically uniform (bias < 2^-250), never zero in practice.
   for (;;) {
-    const wide = random.bytes(64);
-    let v = 0n;
-    for (let i = wide.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(wide[i]!);
-    const s = Fn.create(v);
+    const s = Fn.create(littleEndian(random.bytes(64)));
     if (s !== 0n) return s;
   }
 }
@@ -119,8 +122,7 @@ export function encodeScalar(s: bigint): Uint8Array {
 export function decodeScalar(b: Uint8Array, field: string): bigint {
   if (b.length !== SCALAR_BYTES)
     throw new TpaError(`${field}: expected ${SCALAR_BYTES} bytes, got ${b.length}`);
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  const v = littleEndian(b);
   if (v === 0n || v >= Fn.ORDER) throw new TpaError(`${field}: not a canonical non-zero scalar`);
   return v;
 }
@@ -414,13 +416,14 @@ export function combineEvaluations(
       credential.groups.map((g, gi) => combineGroup(b, g, chosen[gi]!, answers[gi]!)),
       coreId,
     );
-  const usable = (gi: number) =>
-    [...answers[gi]!.keys()].filter((m) => credential.groups[gi]!.members.includes(m));
+  const usable = credential.groups.map((g, gi) =>
+    [...answers[gi]!.keys()].filter((m) => g.members.includes(m)),
+  );
   for (const [gi, g] of credential.groups.entries()) {
-    if (usable(gi).length < g.threshold)
-      throw new TpaError(`group ${gi}: ${usable(gi).length} answers, ${g.threshold} needed`);
+    if (usable[gi]!.length < g.threshold)
+      throw new TpaError(`group ${gi}: ${usable[gi]!.length} answers, ${g.threshold} needed`);
   }
-  const first = credential.groups.map((g, gi) => usable(gi).slice(0, g.threshold));
+  const first = credential.groups.map((g, gi) => usable[gi]!.slice(0, g.threshold));
   try {
     const keys = attempt(first);
     if (bytesEqual(keys.auth.publicKey, credential.authKey)) return { keys, culprits: [] };
@@ -428,14 +431,13 @@ export function combineEvaluations(
     // A malformed evaluation among the first t: fall through to the verified path.
   }
   const culprits: string[] = [];
-  const verified = credential.groups.map((g, gi) => {
-    const ok = usable(gi).filter((m) => {
+  const verified = credential.groups.map((g, gi) =>
+    usable[gi]!.filter((m) => {
       const good = verifyEvaluation(b, g, g.members.indexOf(m) + 1, answers[gi]!.get(m)!);
       if (!good) culprits.push(m);
       return good;
-    });
-    return ok;
-  });
+    }),
+  );
   for (const [gi, g] of credential.groups.entries()) {
     if (verified[gi]!.length < g.threshold)
       throw new TpaError(

@@ -525,9 +525,10 @@ export class BftkvClient {
       // Reserved at once, so a concurrent write of this client to x never picks the same timestamp (the
       // time phase reserves its answer itself, in the same synchronous step that computes it).
       this.rememberTimestamp(x, t);
-      const v = value instanceof Uint8Array ? value : await value(t, qs, signal);
-      this.checkArgs(x, v);
-      const signed = await this.collectSignatures(qs, x, t, v, signal, !(value instanceof Uint8Array));
+      const prepared = !(value instanceof Uint8Array);
+      const v = prepared ? await value(t, qs, signal) : value;
+      if (prepared) this.checkArgs(x, v);
+      const signed = await this.collectSignatures(qs, x, t, v, signal, prepared);
       if ('retry' in signed) {
         lastError = signed.retry;
         continue;

@@ -12,7 +12,7 @@
 import { bytesEqual, toHex, utf8 } from '../codec/bytes.js';
 import type { Clock } from '../env/clock.js';
 import type { Random } from '../env/random.js';
-import { sign, type SigningKey } from '../crypto/ed25519.js';
+import { sign } from '../crypto/ed25519.js';
 import {
   blindPassword,
   combineEvaluations,
@@ -74,7 +74,6 @@ export interface RegisterResult {
 
 export interface PasswordClientDeps {
   readonly client: BftkvClient;
-  readonly key: SigningKey;
   readonly clock: Clock;
   readonly random: Random;
   readonly options?: Partial<PasswordClientOptions>;

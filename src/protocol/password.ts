@@ -88,10 +88,16 @@ interface StoredShare {
 
 interface Session {
   readonly requester: NodeId;
-  /** The credential evaluated (undefined for a bare challenge). */
-  readonly credential: Uint8Array | undefined;
-  readonly scopeKey: string | undefined;
+  /** The evaluation this nonce answers (undefined for a bare challenge). */
+  readonly evaluated:
+    | { readonly scope: CredentialScope; readonly name: Uint8Array; readonly credential: Uint8Array }
+    | undefined;
   readonly expiresAt: number;
+}
+
+/** The throttling key of a UID or variable. */
+function attemptsKey(scope: CredentialScope, name: Uint8Array): string {
+  return `${scope}/${toHex(name)}`;
 }
 
 interface Attempts {
@@ -218,11 +224,11 @@ export class PasswordService {
 
   // ------------------------------------------------------------------ throttling and nonces
 
-  private throttle(scopeKey: string): void {
+  private throttle(key: string): void {
     const now = this.now();
-    let a = this.attempts.get(scopeKey);
+    let a = this.attempts.get(key);
     if (a !== undefined && now - a.lastAt > this.options.forgetAfterMs) {
-      this.attempts.delete(scopeKey);
+      this.attempts.delete(key);
       a = undefined;
     }
     if (a === undefined) {
@@ -239,7 +245,7 @@ export class PasswordService {
         if (!evicted) throw new ProtocolError('busy', 'too many password attempts tracked');
       }
       a = { failures: 0, lastAt: now };
-      this.attempts.set(scopeKey, a);
+      this.attempts.set(key, a);
     }
     if (a.failures >= this.options.freeAttempts) {
       const exponent = Math.min(a.failures - this.options.freeAttempts, 30);
@@ -275,8 +281,7 @@ export class PasswordService {
     if (from === null) throw new ProtocolError('permissionDenied', 'an authenticated peer is required');
     return this.newNonce({
       requester: from,
-      credential: undefined,
-      scopeKey: undefined,
+      evaluated: undefined,
       expiresAt: this.now() + this.options.nonceTtlMs,
     });
   }
@@ -305,12 +310,13 @@ export class PasswordService {
     const session = this.sessions.get(key);
     if (session === undefined || session.expiresAt <= this.now()) fail('nonce unknown, used or expired');
     if (session!.requester !== from) fail('nonce issued to another key');
-    if (session!.credential !== undefined && !bytesEqual(session!.credential, id))
+    const evaluated = session!.evaluated;
+    if (evaluated !== undefined && !bytesEqual(evaluated.credential, id))
       fail('nonce issued for another password set-up');
     if (!verify(credential.authKey, proofStatement(proof), proof.signature))
       fail('signature does not verify');
     this.sessions.delete(key);
-    if (session!.scopeKey !== undefined) this.attempts.delete(session!.scopeKey);
+    if (evaluated !== undefined) this.attempts.delete(attemptsKey(evaluated.scope, evaluated.name));
     this.stats.proofsAccepted++;
   }
 
@@ -326,8 +332,7 @@ export class PasswordService {
     if (from === null) throw new ProtocolError('permissionDenied', 'an authenticated peer is required');
     const s = await this.stored(scope, name);
     if (s === undefined) throw new ProtocolError('noCredential', `no password is set up for this ${scope}`);
-    const scopeKey = `${scope}/${toHex(name)}`;
-    this.throttle(scopeKey);
+    this.throttle(attemptsKey(scope, name));
     const mine = this.group(s.credential);
     if (mine === undefined) throw new ProtocolError('noCredential', 'this node holds no share');
     let evaluation;
@@ -340,8 +345,7 @@ export class PasswordService {
     this.stats.evaluations++;
     const nonce = this.newNonce({
       requester: from,
-      credential: credentialId(s.credential),
-      scopeKey,
+      evaluated: { scope, name, credential: credentialId(s.credential) },
       expiresAt: this.now() + this.options.nonceTtlMs,
     });
     return { credential: s.credential, evaluated: evaluation.evaluated, proof: evaluation.proof, nonce };
@@ -354,15 +358,14 @@ export class PasswordService {
   async confirm(from: NodeId | null, proof: PasswordProof): Promise<void> {
     const mine = proof.nonces.find((n) => n.server === this.deps.id);
     const session = mine === undefined ? undefined : this.sessions.get(toHex(mine.nonce));
-    if (session?.scopeKey === undefined || proof.operation.kind === 'register') {
+    const evaluated = session?.evaluated;
+    if (evaluated === undefined || proof.operation.kind === 'register') {
       this.stats.proofsRejected++;
       throw new ProtocolError('authFailed', 'password proof refused: nonce unknown, used or expired');
     }
-    const slash = session.scopeKey.indexOf('/');
-    const scope = session.scopeKey.slice(0, slash) as CredentialScope;
-    const name = Uint8Array.from(Buffer.from(session.scopeKey.slice(slash + 1), 'hex'));
-    const s = await this.stored(scope, name);
-    if (s === undefined) throw new ProtocolError('noCredential', `no password is set up for this ${scope}`);
+    const s = await this.stored(evaluated.scope, evaluated.name);
+    if (s === undefined)
+      throw new ProtocolError('noCredential', `no password is set up for this ${evaluated.scope}`);
     this.verifyProof(from, proof, s.credential, proof.operation);
   }
 

@@ -294,10 +294,7 @@ export class BftkvServer {
     return latest.length === 0 ? undefined : decodeRecord(latest[0]![1]);
   }
 
-  /**
-   * Sign request (paper §4.1 "get signature"): verify s_C and the writer's quorum certificate, enforce
-   * TOFU, the timestamp step and "never two values for one (x, t)", persist, then sign.
-   */
+  /** A roaming value's envelope; malformed ones are a typed refusal. */
   private envelopeOf(v: Uint8Array): RoamingEnvelope {
     try {
       return decodeEnvelope(v);
@@ -307,6 +304,10 @@ export class BftkvServer {
     }
   }
 
+  /**
+   * Sign request (paper §4.1 "get signature"): verify s_C and the writer's quorum certificate, enforce
+   * TOFU, the timestamp step and "never two values for one (x, t)", persist, then sign.
+   */
   private async handleSign(from: NodeId | null, req: Extract<Request, { kind: 'sign' }>): Promise<Response> {
     const writer = req.writer;
     if (this.graph.isRevoked(writer.id)) throw new ProtocolError('revoked', 'writer is revoked');
