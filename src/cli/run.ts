@@ -11,6 +11,7 @@ import {
   nodeCommand,
 } from './cluster-commands.js';
 import { CliFailure, toJson, type Command, type Io } from './command.js';
+import { CA_COMMANDS } from './ca-commands.js';
 import { demoCommand } from './demo.js';
 import { certCommand, initCommand, trustCommand } from './identity-commands.js';
 import { getCommand, joinCommand, putCommand, statusCommand } from './kv-commands.js';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   registerCommand,
   recoverCommand,
   deviceAddCommand,
+  ...CA_COMMANDS,
   certCommand,
   trustCommand,
   clusterUpCommand,
@@ -53,6 +55,9 @@ ${summaries('get').join('\n')}
 Identity and trust:
 ${[...summaries('init'), ...summaries('register'), ...summaries('recover'), ...summaries('device '), ...summaries('cert'), ...summaries('trust'), ...summaries('join'), ...summaries('status')].join('\n')}
 
+Distributed CA (a signing key that never exists in one place):
+${summaries('ca ').join('\n')}
+
 Local cluster:
 ${[...summaries('cluster '), ...summaries('node'), ...summaries('demo')].join('\n')}
 
@@ -76,6 +81,8 @@ Concepts
                   (threshold t = n - b): fewer than t servers learn nothing to test guesses with. A lost key
                   is replaced (\`recover\`), a device added (\`device add\`), and \`put/get --password\` store a
                   value only the password can decrypt, from any device.
+  Distributed CA  \`bftkv ca create\` splits a CA key (RSA, DSA, ECDSA, Ed25519) among a clique; signing needs
+                  a threshold of members, faulty ones are named, and the owner decides who may ask.
   Revocation      A node caught signing two values for one key and timestamp is revoked, with a proof that
                   anyone can check; it is never trusted again.
 

@@ -32,6 +32,7 @@ import { certificateFiles, CLIENT_NAME, CLUSTER_FILE } from '../node/cluster.js'
 import { loadIdentity, readCertificateFile, saveCertificate, type Identity } from '../node/identity.js';
 import { BftkvClient, type ClientOptions, type WriteResult } from '../protocol/client.js';
 import { PasswordClient, type PasswordClientOptions } from '../protocol/password-client.js';
+import { CaClient } from '../protocol/ca/ca-client.js';
 import { TlsTransport } from '../transport/tls.js';
 import { certify, withCertifications, type Certificate, type NodeId } from '../trust/certificate.js';
 import { TrustGraph } from '../trust/graph.js';
@@ -50,6 +51,8 @@ import {
 export * from './errors.js';
 export type * from './view.js';
 export type { Certificate, NodeId } from '../trust/certificate.js';
+export type { CaInfo, CaSignature, CreateOptions } from '../protocol/ca/ca-client.js';
+export { CA_SCHEMES, type CaScheme } from '../protocol/ca/scheme.js';
 
 /** Keys and values: bytes, or strings (UTF-8). */
 export type Bytes = string | Uint8Array;
@@ -177,7 +180,8 @@ export async function connect(options: ConnectOptions): Promise<Bftkv> {
     random: secureRandom,
     ...(options.passwordOptions === undefined ? {} : { options: options.passwordOptions }),
   });
-  return new Bftkv(identity, client, transport, persist, password);
+  const ca = new CaClient({ client, key: identity.key, clock: systemClock, random: secureRandom });
+  return new Bftkv(identity, client, transport, persist, password, ca);
 }
 
 export interface RegisterResult {
@@ -217,6 +221,11 @@ export class Bftkv {
     private readonly persist: boolean,
     /** Threshold password authentication underneath. */
     readonly password: PasswordClient,
+    /**
+     * The distributed CA (docs/PROTOCOL.md §15): `create`, `import`, `info`, `signData`, `authorize`,
+     * `deauthorize`, `issue`, `caCertificatePem`, `delete`, `log`.
+     */
+    readonly ca: CaClient,
   ) {
     this.savedVersion = protocol.graph.version;
   }

@@ -34,6 +34,7 @@ const KINDS: Record<Request['kind'], true> = {
   passwordShare: true,
   passwordConfirm: true,
   challenge: true,
+  ca: true,
 };
 
 export const REQUEST_KIND_LABELS: readonly RequestKindLabel[] = [

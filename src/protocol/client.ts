@@ -276,7 +276,8 @@ export class BftkvClient {
 
   /**
    * Sends `requestFor(peer)` to every peer at once and collects the outcomes until `enough(outcomes)` holds
-   * (then waits `graceMs` more for stragglers), every peer answered, or the phase deadline passed.
+   * (then waits `graceMs` more for stragglers), every peer answered, or the deadline (`timeoutMs`, default
+   * the phase deadline) passed.
    */
   async exchange(
     peers: readonly Certificate[],
@@ -284,6 +285,7 @@ export class BftkvClient {
     signal: AbortSignal | undefined,
     enough: (outcomes: readonly Outcome[]) => boolean = () => false,
     graceMs = 0,
+    timeoutMs = this.options.phaseTimeoutMs,
   ): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
     if (peers.length === 0) return outcomes;
@@ -292,7 +294,7 @@ export class BftkvClient {
     signal?.addEventListener('abort', onAbort, { once: true });
     let graceStarted = false;
     try {
-      await withDeadline(this.deps.clock, this.options.phaseTimeoutMs, ctl.signal, (s) => {
+      await withDeadline(this.deps.clock, timeoutMs, ctl.signal, (s) => {
         return new Promise<void>((resolve) => {
           let left = peers.length;
           for (const peer of peers) {
@@ -954,7 +956,8 @@ export class BftkvClient {
   }
 }
 
-function mostFrequentError(
+/** The refusal most peers gave, as the error of a failed phase (REFERENCE.md §4.10); `fallback` if none. */
+export function mostFrequentError(
   errors: Map<ErrorCode, number>,
   fallback: ErrorCode,
   message: string,

@@ -34,6 +34,16 @@ export const ERROR_CODES = {
   authFailed: 23,
   /** Too many password attempts for this UID or variable: the error's timestamp is the wait in ms. */
   throttled: 24,
+  /** No share of this CA key here (never created, deleted, or another key id). */
+  caNoKey: 25,
+  /** A CA key of this name exists here; only the owner may replace it, and only explicitly. */
+  caKeyExists: 26,
+  /** The CA session is unknown, finished, expired, replayed or out of order, or its id was used before. */
+  caSession: 27,
+  /** The CA holder refused the step (another input than the authorized one, a proven-bad relayed message). */
+  caRefused: 28,
+  /** The CA descriptor shown is not valid here, or older than one this holder has seen. */
+  caDescriptor: 29,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

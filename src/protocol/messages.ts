@@ -28,6 +28,7 @@ import {
   type PasswordProof,
 } from '../crypto/tpa.js';
 import { ERROR_CODES, errorCodeOf, type ErrorCode } from './errors.js';
+import { CA_BODY_BYTES_MAX, readCall, writeCall, type CaCall } from './ca/wire.js';
 
 /** One member signature in a collective signature S. */
 export interface MemberSignature {
@@ -83,7 +84,9 @@ export type Request =
   /** Show a password proof to the members that evaluated (ends their throttling of the UID or variable). */
   | { readonly kind: 'passwordConfirm'; readonly proof: PasswordProof }
   /** A fresh nonce for a password proof (KV nodes, before a protected read). */
-  | { readonly kind: 'challenge' };
+  | { readonly kind: 'challenge' }
+  /** A signed call to a holder of a distributed CA key (docs/PROTOCOL.md §15). */
+  | { readonly kind: 'ca'; readonly call: CaCall };
 
 export type Response =
   | { readonly kind: 'time'; readonly t: bigint }
@@ -106,6 +109,7 @@ export type Response =
     }
   | { readonly kind: 'register'; readonly certification: Uint8Array }
   | { readonly kind: 'challenge'; readonly nonce: Uint8Array }
+  | { readonly kind: 'ca'; readonly body: Uint8Array }
   | {
       readonly kind: 'error';
       readonly code: ErrorCode;
@@ -126,6 +130,7 @@ const COMMANDS = {
   passwordShare: 10,
   passwordConfirm: 11,
   challenge: 12,
+  ca: 13,
 } as const;
 const RESPONSE_OK = 0;
 const RESPONSE_ERROR = 0xff;
@@ -250,6 +255,9 @@ export function encodeRequest(req: Request): Uint8Array {
       break;
     case 'challenge':
       break;
+    case 'ca':
+      writeCall(w, req.call);
+      break;
     case 'sign':
       w.bytes(req.x).u64(req.t).bytes(req.v);
       writeCertificate(w, req.writer);
@@ -329,6 +337,9 @@ export function decodeRequest(b: Uint8Array): Request {
     case COMMANDS.challenge:
       req = { kind: 'challenge' };
       break;
+    case COMMANDS.ca:
+      req = { kind: 'ca', call: readCall(r) };
+      break;
     case COMMANDS.sign: {
       const x = readKey(r);
       const t = r.u64('t');
@@ -399,6 +410,9 @@ export function encodeResponse(res: Response): Uint8Array {
     case 'challenge':
       w.raw(res.nonce);
       break;
+    case 'ca':
+      w.bytes(res.body);
+      break;
   }
   return w.finish();
 }
@@ -462,6 +476,9 @@ export function decodeResponse(expect: Request['kind'], b: Uint8Array): Response
         break;
       case 'challenge':
         res = { kind: 'challenge', nonce: r.raw(NONCE_BYTES, 'nonce') };
+        break;
+      case 'ca':
+        res = { kind: 'ca', body: r.bytes(CA_BODY_BYTES_MAX, 'ca.body') };
         break;
     }
   }

@@ -47,6 +47,8 @@ import {
   type PasswordOptions,
   type RoamingEnvelope,
 } from './password.js';
+import { CaService, type CaOptions } from './ca/ca-server.js';
+import { holderRegistry } from './ca/schemes.js';
 import {
   checkCollectiveSignature,
   equivocationProofs,
@@ -65,6 +67,8 @@ export interface ServerOptions {
   readonly gossipTimeoutMs: number;
   /** Password authentication (throttling, nonce lifetimes). */
   readonly password?: Partial<PasswordOptions>;
+  /** The distributed CA's holder service (replay window, sessions). */
+  readonly ca?: Partial<CaOptions>;
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
@@ -153,6 +157,8 @@ export class BftkvServer {
   private kvSetCache: { readonly version: number; readonly ids: NodeId[] } | undefined;
   /** Threshold password authentication (password.ts). */
   readonly password: PasswordService;
+  /** Holder of distributed CA keys (ca/ca-server.ts). */
+  readonly ca: CaService;
 
   private constructor(
     private readonly deps: ServerDeps,
@@ -170,6 +176,48 @@ export class BftkvServer {
       graph,
       clique: () => this.quorums.get().cliqueOf(this.id),
       ...(this.options.password === undefined ? {} : { options: this.options.password }),
+    });
+    this.ca = new CaService({
+      id: this.id,
+      key: deps.key,
+      storage: deps.storage,
+      clock: deps.clock,
+      random: deps.random,
+      graph,
+      clique: () => this.quorums.get().cliqueOf(this.id),
+      holder: holderRegistry(),
+      owner: (x, claimFor) => this.ownerOf(x, claimFor),
+      lastSigned: async (x) => {
+        const raw = await this.deps.storage.get('signed', x);
+        return raw === undefined ? 0n : decodeSignedState(raw).t;
+      },
+      recordValid: (rec) => checkCollectiveSignature(this.quorums.get(), this.graph, rec, valueDigest(rec.v)),
+      ...(this.options.ca === undefined ? {} : { options: this.options.ca }),
+    });
+  }
+
+  /**
+   * The owner UID of variable x at this signer (TOFU, docs/PROTOCOL.md §9). With `claimFor`, an unowned
+   * variable is claimed for that UID first: a signer state at t = 0 (no signature) that fixes the owner, so
+   * the distributed CA's name and its descriptor variable have one owner (docs/PROTOCOL.md §15).
+   */
+  private ownerOf(x: Uint8Array, claimFor?: string): Promise<string | undefined> {
+    return this.locks.run(toHex(x), async () => {
+      const raw = await this.deps.storage.get('signed', x);
+      if (raw !== undefined) return decodeSignedState(raw).ownerUid;
+      if (claimFor === undefined) return undefined;
+      const claim: SignedState = {
+        t: 0n,
+        valueDigest: new Uint8Array(32),
+        writer: this.id,
+        writerSignature: new Uint8Array(SIGNATURE_BYTES),
+        ownerUid: claimFor,
+      };
+      await this.deps.storage.write([
+        { ns: 'signed', key: x, value: encodeSignedState(claim) },
+        { ns: 'password', key: ownerKey(claimFor), value: OWNER_MARK },
+      ]);
+      return claimFor;
     });
   }
 
@@ -260,6 +308,8 @@ export class BftkvServer {
         return { kind: 'ok' };
       case 'challenge':
         return { kind: 'challenge', nonce: this.password.challenge(from) };
+      case 'ca':
+        return { kind: 'ca', body: await this.ca.handle(from, req.call) };
       case 'join':
         return this.handleJoin(from, req.certificate, req.presence);
       case 'leave':

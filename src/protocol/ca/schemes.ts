@@ -1,0 +1,44 @@
+/**
+ * The schemes the CA service runs, by name: one holder per server and scheme (schemes keep per-session
+ * state), and the client's coordinators.
+ */
+import { SchemeError, type CaScheme, type SchemeCoordinator, type SchemeHolder } from './scheme.js';
+
+type HolderFactory = () => SchemeHolder;
+type CoordinatorFactory = (options: CoordinatorOptions) => SchemeCoordinator;
+
+/** Options a client passes to a coordinator. */
+export interface CoordinatorOptions {
+  /** RSA modulus size for new keys (default 2048). */
+  readonly modulusBits?: number;
+}
+
+const HOLDERS: Partial<Record<CaScheme, HolderFactory>> = {};
+const COORDINATORS: Partial<Record<CaScheme, CoordinatorFactory>> = {};
+
+/** A scheme that is not built in refuses every step. */
+const unavailable = (scheme: CaScheme): SchemeHolder => ({
+  setup: () => Promise.reject(new SchemeError('refused', `scheme ${scheme} is not available here`)),
+  sign: () => Promise.reject(new SchemeError('refused', `scheme ${scheme} is not available here`)),
+  expire: () => undefined,
+});
+
+/** A function giving this server's holder of each scheme, created on first use. */
+export function holderRegistry(): (scheme: CaScheme) => SchemeHolder {
+  const made = new Map<CaScheme, SchemeHolder>();
+  return (scheme) => {
+    let h = made.get(scheme);
+    if (h === undefined) {
+      h = HOLDERS[scheme]?.() ?? unavailable(scheme);
+      made.set(scheme, h);
+    }
+    return h;
+  };
+}
+
+/** The client's coordinator of a scheme; RangeError when the scheme is not built in. */
+export function coordinatorFor(scheme: CaScheme, options: CoordinatorOptions = {}): SchemeCoordinator {
+  const f = COORDINATORS[scheme];
+  if (f === undefined) throw new RangeError(`scheme ${scheme} is not available`);
+  return f(options);
+}

