@@ -3,6 +3,7 @@
  * server, LMDB, TLS), driven by C concurrent clients in this process over one shared TLS transport.
  *
  *   npm run bench -- [--topology small|reference] [--clients 1,16] [--seconds S] [--keys K] [--json]
+ *                    [--phases kv,password,ca] [--ca-schemes rsa-shoup,…] [--ca-signatures N]
  *
  * For each client count: a write phase (each client rewrites its own K keys in turn; they were written
  * once before measuring, so a write is the steady-state update: sign + store, the time phase skipped for a
@@ -10,7 +11,10 @@
  * (time + sign + store). Each phase runs for S seconds after a one-second warm-up. One JSON line per
  * measurement: throughput, latency p50/p99, and CPU milliseconds per operation summed over every process
  * (all node processes from /proc/PID/stat, plus this one), i.e. what the operation costs the machine.
- * Bounded: the number of clients, the duration of each phase and every request's deadline.
+ * The `ca` phase (issue 5) creates one distributed CA key per scheme on the first quorum clique (10 members
+ * in the reference topology) and signs N files one after another: latency p50/p99 and CPU per signature,
+ * plus the key set-up time (`ca-create-SCHEME`).
+ * Bounded: the number of clients, the duration of each phase, the number of signatures, every deadline.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -26,6 +30,8 @@ import { certificateFiles, clusterDown, clusterUp, type ClusterInfo } from '../s
 import { PasswordClient } from '../src/protocol/password-client.js';
 import { BftkvClient } from '../src/protocol/client.js';
 import { TlsTransport } from '../src/transport/tls.js';
+import { CaClient } from '../src/protocol/ca/ca-client.js';
+import { CA_SCHEMES, type CaScheme } from '../src/protocol/ca/scheme.js';
 import { isTopologyName } from '../src/topology/topology.js';
 
 const { values } = parseArgs({
@@ -35,6 +41,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     keys: { type: 'string', default: '20' },
     json: { type: 'boolean', default: false },
+    phases: { type: 'string', default: 'kv,password,ca' },
+    'ca-schemes': { type: 'string', default: CA_SCHEMES.join(',') },
+    'ca-signatures': { type: 'string', default: '10' },
   },
   strict: true,
 });
@@ -47,6 +56,15 @@ const seconds = Number(values.seconds);
 if (!(seconds > 0 && seconds <= 120)) throw new RangeError('--seconds: in (0, 120]');
 const keys = Number.parseInt(values.keys, 10);
 if (!(keys >= 1 && keys <= 10_000)) throw new RangeError('--keys: in 1..10000');
+
+const phases = new Set(values.phases.split(','));
+for (const p of phases)
+  if (!['kv', 'password', 'ca'].includes(p)) throw new RangeError(`--phases: kv, password, ca; got ${p}`);
+const caSchemes = values['ca-schemes'].split(',') as CaScheme[];
+for (const s of caSchemes)
+  if (!(CA_SCHEMES as readonly string[]).includes(s)) throw new RangeError(`--ca-schemes: unknown ${s}`);
+const caSignatures = Number.parseInt(values['ca-signatures'], 10);
+if (!(caSignatures >= 1 && caSignatures <= 1000)) throw new RangeError('--ca-signatures: in 1..1000');
 
 const TICKS_PER_SECOND = 100; // Linux USER_HZ
 
@@ -142,6 +160,68 @@ async function phase(
   });
 }
 
+/** One CA key of `scheme`, then `caSignatures` sequential signatures (count-bounded: a DSA one takes seconds). */
+async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promise<void> {
+  const name = `bench-${scheme}`;
+  const cpu0 = clusterCpu(info);
+  const t0 = performance.now();
+  const created = await ca.create(name, scheme, { replace: true });
+  const createMs = performance.now() - t0;
+  const cpu1 = clusterCpu(info);
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError: unknown;
+  for (let i = 0; i < caSignatures; i++) {
+    const s = performance.now();
+    try {
+      await ca.signWithInfo(created, ca.inputFor(created, utf8(`bench document ${i}`)));
+      latencies.push(performance.now() - s);
+    } catch (error) {
+      errors++;
+      firstError ??= error;
+    }
+  }
+  const cpu2 = clusterCpu(info);
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) =>
+    latencies.length === 0
+      ? null
+      : Number(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(1));
+  const members = created.descriptor.members.length;
+  emit({
+    bench: 'cluster',
+    topology,
+    op: `ca-create-${scheme}`,
+    clients: 1,
+    ops: 1,
+    errors: 0,
+    holders: members,
+    opsPerSec: null,
+    p50Ms: Number(createMs.toFixed(1)),
+    p99Ms: Number(createMs.toFixed(1)),
+    cpuMsPerOp: Number((cpu1.user + cpu1.system - cpu0.user - cpu0.system).toFixed(1)),
+  });
+  emit({
+    bench: 'cluster',
+    topology,
+    op: `ca-sign-${scheme}`,
+    clients: 1,
+    ops: latencies.length,
+    errors,
+    holders: members,
+    opsPerSec: null,
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    cpuMsPerOp:
+      latencies.length === 0
+        ? null
+        : Number(((cpu2.user + cpu2.system - cpu1.user - cpu1.system) / latencies.length).toFixed(1)),
+    ...(firstError === undefined
+      ? {}
+      : { firstError: firstError instanceof Error ? firstError.message : JSON.stringify(firstError) }),
+  });
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'bftkv-bench-'));
 let transport: TlsTransport | undefined;
 try {
@@ -170,36 +250,49 @@ try {
   for (const count of clientCounts) {
     const clients = Array.from({ length: count }, makeClient);
     const key = (c: number, i: number) => utf8(`bench/${count}/${c}/${i % keys}`);
-    // Every key exists (and each client knows its timestamp) before the update phase.
-    await Promise.all(
-      clients.map(async (cl, c) => {
-        for (let i = 0; i < keys; i++) await cl.write(key(c, i), utf8('initial'));
-      }),
-    );
-    await phase(info, 'write', clients, (cl, c, i) => cl.write(key(c, i), utf8(`value-${c}-${i}`)));
-    await phase(info, 'read', clients, (cl, c, i) => cl.read(key(c, i)));
-    await phase(info, 'write-new', clients, (cl, c) =>
-      cl.write(utf8(`bench/new/${count}/${c}/${fresh++}`), utf8('fresh')),
-    );
-    // Password authentication (issue 4): each client has its own roaming value (throttling is per
-    // variable); `auth` = evaluation at every clique member + the proof shown to them, `read-password` = the
-    // whole protected read (authentication, KV challenges, read with the proof, decryption).
-    const pws = clients.map(
-      (cl) => new PasswordClient({ client: cl, clock: systemClock, random: secureRandom }),
-    );
-    const vault = (c: number) => utf8(`bench/vault/${count}/${c}`);
-    await Promise.all(pws.map((pw, c) => pw.writeProtected(vault(c), utf8('secret'), 'bench password')));
-    await phase(info, 'auth', clients, async (cl, c) => {
-      const pw = pws[c]!;
-      const auth = await pw.authenticate('variable', vault(c), 'bench password');
-      const proof = pw.proof(auth, { kind: 'confirm' });
-      const ids = new Set(auth.nonces.map((n) => n.server));
-      const peers = certs.filter((k) => ids.has(k.id));
-      await cl.exchange(peers, () => ({ kind: 'passwordConfirm', proof }), undefined);
+    if (phases.has('kv')) {
+      // Every key exists (and each client knows its timestamp) before the update phase.
+      await Promise.all(
+        clients.map(async (cl, c) => {
+          for (let i = 0; i < keys; i++) await cl.write(key(c, i), utf8('initial'));
+        }),
+      );
+      await phase(info, 'write', clients, (cl, c, i) => cl.write(key(c, i), utf8(`value-${c}-${i}`)));
+      await phase(info, 'read', clients, (cl, c, i) => cl.read(key(c, i)));
+      await phase(info, 'write-new', clients, (cl, c) =>
+        cl.write(utf8(`bench/new/${count}/${c}/${fresh++}`), utf8('fresh')),
+      );
+    }
+    if (phases.has('password')) {
+      // Password authentication (issue 4): each client has its own roaming value (throttling is per
+      // variable); `auth` = evaluation at every clique member + the proof shown to them, `read-password` = the
+      // whole protected read (authentication, KV challenges, read with the proof, decryption).
+      const pws = clients.map(
+        (cl) => new PasswordClient({ client: cl, clock: systemClock, random: secureRandom }),
+      );
+      const vault = (c: number) => utf8(`bench/vault/${count}/${c}`);
+      await Promise.all(pws.map((pw, c) => pw.writeProtected(vault(c), utf8('secret'), 'bench password')));
+      await phase(info, 'auth', clients, async (cl, c) => {
+        const pw = pws[c]!;
+        const auth = await pw.authenticate('variable', vault(c), 'bench password');
+        const proof = pw.proof(auth, { kind: 'confirm' });
+        const ids = new Set(auth.nonces.map((n) => n.server));
+        const peers = certs.filter((k) => ids.has(k.id));
+        await cl.exchange(peers, () => ({ kind: 'passwordConfirm', proof }), undefined);
+      });
+      await phase(info, 'read-password', clients, (_cl, c) =>
+        pws[c]!.readProtected(vault(c), 'bench password'),
+      );
+    }
+  }
+  if (phases.has('ca')) {
+    const ca = new CaClient({
+      client: makeClient(),
+      key: identity.key,
+      clock: systemClock,
+      random: secureRandom,
     });
-    await phase(info, 'read-password', clients, (_cl, c) =>
-      pws[c]!.readProtected(vault(c), 'bench password'),
-    );
+    for (const scheme of caSchemes) await caPhase(info, ca, scheme);
   }
 } finally {
   await transport?.close();

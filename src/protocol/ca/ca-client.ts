@@ -397,6 +397,11 @@ export class CaClient {
     return this.signWithInfo(info, input, signal);
   }
 
+  /** What CA `info`'s scheme signs for `data` (its SHA-256 digest, or the data itself for Ed25519). */
+  inputFor(info: CaInfo, data: Uint8Array): SignInput {
+    return signInputFor(coordinatorFor(info.descriptor.scheme), data);
+  }
+
   /** Signs `data` (SHA-256 for RSA/DSA/ECDSA, the data itself for Ed25519). */
   async signData(name: string, data: Uint8Array, signal?: AbortSignal): Promise<CaSignature> {
     const info = await this.info(name, signal);
