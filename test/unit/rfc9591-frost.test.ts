@@ -53,9 +53,12 @@ interface Dkg {
   shares: FrostKeyShare[];
 }
 
-function dkgParticipants(n: number, t: number) {
-  const sessionId = secureRandom.bytes(32);
-  const statics = Array.from({ length: n }, () => secureRandom.bytes(32));
+function dkgParticipants(
+  n: number,
+  t: number,
+  sessionId = secureRandom.bytes(32),
+  statics = Array.from({ length: n }, () => secureRandom.bytes(32)),
+) {
   const publics = statics.map(x25519PublicKey);
   return statics.map(
     (sk, k) =>
@@ -426,13 +429,15 @@ void test('DKG: a tampered round-2 package, a bad proof of knowledge and relay e
       (e: unknown) => e instanceof FrostProtocolError && e.culprits.join() === '4',
     );
   }
-  // The relay shows participant 1 a different (well-formed) round-1 broadcast of participant 4.
+  // The relay shows participant 1 a different (well-formed) round-1 broadcast of participant 4: one the
+  // relay made itself for this very session (a proof of knowledge shows that its maker knows the secret,
+  // not who the maker is), so only the transcript hash sealed into the round-2 packages catches it.
   {
-    const parties = dkgParticipants(4, 3);
+    const sessionId = secureRandom.bytes(32);
+    const statics = Array.from({ length: 4 }, () => secureRandom.bytes(32));
+    const parties = dkgParticipants(4, 3, sessionId, statics);
     const round1 = parties.map((p) => p.round1);
-    const other = dkgParticipants(4, 3);
-    const forged: DkgRound1Message = { ...other[3]!.round1, sessionId: round1[3]!.sessionId };
-    // A proof of knowledge binds the index, not the session: the forged one from another run verifies.
+    const forged = dkgParticipants(4, 3, sessionId, statics)[3]!.round1;
     const packages: DkgRound2Message[] = [
       ...parties[0]!.round2Packages([round1[0]!, round1[1]!, round1[2]!, forged]),
       ...parties.slice(1).flatMap((p) => p.round2Packages(round1)),
@@ -469,4 +474,24 @@ void test('entry checks: parameters, indices, session identifiers and key shares
     shares[0]!.signingShare.some((b) => b !== 0),
     "destroy() zeroes the signer's own copy only",
   );
+});
+
+void test('DKG: a proof of knowledge is bound to its session (Komlo–Goldberg context): a round-1 broadcast replayed from another session is refused, naming its sender', () => {
+  // The same group (same static keys) runs two DKG sessions; the relay replays participant 4's round-1
+  // broadcast of session B into session A, relabelled with A's identifier.
+  const statics = Array.from({ length: 4 }, () => secureRandom.bytes(32));
+  const a = dkgParticipants(4, 3, secureRandom.bytes(32), statics);
+  const b = dkgParticipants(4, 3, secureRandom.bytes(32), statics);
+  const round1 = a.map((p) => p.round1);
+  const replayed: DkgRound1Message = { ...b[3]!.round1, sessionId: round1[3]!.sessionId };
+  assert.throws(
+    () => a[0]!.round2Packages([round1[0]!, round1[1]!, round1[2]!, replayed]),
+    (e: unknown) => e instanceof FrostProtocolError && e.culprits.join() === '4',
+  );
+  // Session A itself completes.
+  const fresh = dkgParticipants(4, 3, secureRandom.bytes(32), statics);
+  const r1 = fresh.map((p) => p.round1);
+  const r2 = fresh.flatMap((p) => p.round2Packages(r1));
+  const shares = fresh.map((p) => p.finish(r2.filter((m) => m.recipient === p.index)));
+  assert.equal(checkDkgAgreement(shares).threshold, 3);
 });

@@ -32,7 +32,10 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import { createFROST } from '@noble/curves/abstract/frost.js';
+import { sha512 } from '@noble/hashes/sha2.js';
 import type {
+  FROST,
   DKG_Round1,
   DKG_Round2,
   DKG_Secret,
@@ -607,19 +610,78 @@ function open(
 // ---------------------------------------------------------------------------------------------------------
 // Distributed key generation
 
-/** RFC 9591-style hash to scalar with noble's DKG prefix: the proof-of-knowledge challenge (FROST Fig. 1). */
-const DKG_DST = utf8('FROST-ED25519-SHA512-v1dkg');
+/** RFC 9591's ciphersuite name for FROST(Ed25519, SHA-512); noble derives every hash prefix from it. */
+const SUITE_NAME = 'FROST-ED25519-SHA512-v1';
+const DKG_CONTEXT_LABEL = utf8('bftkv/frost-ed25519/dkg-context/v1');
 
-function proofOfKnowledgeValid(index: number, commitment: readonly EdPoint[], proof: Uint8Array): boolean {
+/** What every participant of one DKG session agrees on before it starts (the coordinator too). */
+export interface DkgContext {
+  /** Fresh per DKG run, the same for every participant (chosen by the coordinator). */
+  readonly sessionId: Uint8Array;
+  readonly threshold: number;
+  readonly participants: number;
+  /** Every participant's raw static X25519 public key; staticPublicKeys[i-1] is participant i's. */
+  readonly staticPublicKeys: readonly Uint8Array[];
+}
+
+/** A checked copy of a DkgContext with its proof-of-knowledge hash prefix and ciphersuite. */
+interface CheckedDkgContext extends DkgContext {
+  /** Komlo–Goldberg's context string Φ, folded into the hash prefix of the proof-of-knowledge challenge. */
+  readonly dst: Uint8Array;
+  readonly suite: FROST;
+}
+
+function checkDkgContext(context: DkgContext): CheckedDkgContext {
+  if (typeof context !== 'object' || context === null)
+    throw new TypeError(`context: expected an object, got ${describe(context)}`);
+  const { threshold, participants, staticPublicKeys } = context;
+  checkParameters(threshold, participants);
+  const sessionId = new Uint8Array(checkSessionId('sessionId', context.sessionId));
+  if (!isList(staticPublicKeys) || staticPublicKeys.length !== participants)
+    throw new RangeError(
+      `staticPublicKeys: expected ${participants} keys, got ${describe(staticPublicKeys)}`,
+    );
+  staticPublicKeys.forEach((k, i) => checkBytes(`staticPublicKeys[${i}]`, k, X25519_KEY_BYTES));
+  if (new Set(staticPublicKeys.map(hex)).size !== participants)
+    throw new RangeError('staticPublicKeys: keys must be distinct');
+  const keys = staticPublicKeys.map((k) => new Uint8Array(k));
+  const h = createHash('sha256').update(DKG_CONTEXT_LABEL).update(lengthPrefixed(sessionId));
+  h.update(be16(threshold)).update(be16(participants));
+  for (const k of keys) h.update(k);
+  // Komlo–Goldberg FROST, Figure 1, round 1 step 2: c_i = H(i, Φ, g^{a_i0}, R_i) with a context string Φ
+  // that "prevents replay attacks". noble's challenge is H(prefix ‖ i ‖ φ_i0 ‖ R_i) with a fixed prefix,
+  // so the context goes into the prefix: a proof made for one session (or another group) fails in any other.
+  const dstString = `${SUITE_NAME}dkg/bftkv-context/${hex(new Uint8Array(h.digest()))}`;
+  const suite = createFROST({
+    name: SUITE_NAME,
+    Point,
+    // The same point checks as noble's ed25519_FROST (RFC 9591 §3.1 DeserializeElement).
+    validatePoint: (p) => {
+      p.assertValidity();
+      if (!p.isTorsionFree()) throw new Error('bad point: not torsion-free');
+    },
+    hash: sha512,
+    H2: '',
+    HDKG: dstString,
+  });
+  return { sessionId, threshold, participants, staticPublicKeys: keys, dst: utf8(dstString), suite };
+}
+
+function proofOfKnowledgeValid(
+  dst: Uint8Array,
+  index: number,
+  commitment: readonly EdPoint[],
+  proof: Uint8Array,
+): boolean {
   // Komlo–Goldberg FROST, Figure 1, round 1 step 5: σ = (R, μ) is valid iff R = μ·G − c·φ₀ with
-  // c = H(i, φ₀, R). noble checks this too but cannot say whose proof failed, so we check it first.
+  // c = H(Φ, i, φ₀, R). noble checks this too but cannot say whose proof failed, so we check it first.
   if (proof.length !== SIGNATURE_BYTES) return false;
   const R = decodeElement(proof.subarray(0, POINT_BYTES));
   const mu = decodeScalar(proof.subarray(POINT_BYTES));
   const phi0 = commitment[0];
   if (R === undefined || mu === undefined || phi0 === undefined) return false;
   const digest = createHash('sha512')
-    .update(DKG_DST)
+    .update(dst)
     .update(Fn.toBytes(BigInt(index)))
     .update(phi0.toBytes())
     .update(R.toBytes())
@@ -628,18 +690,106 @@ function proofOfKnowledgeValid(index: number, commitment: readonly EdPoint[], pr
   return R.equals(Point.BASE.multiplyUnsafe(mu).subtract(phi0.multiplyUnsafe(c)));
 }
 
+/**
+ * Checks the n round-1 broadcasts of a DKG session, one per sender: session identifier, t valid commitment
+ * points and a valid proof of knowledge bound to the session (FROST Fig. 1 round 1 step 5). Names the
+ * senders whose broadcast is invalid; a list that is not one broadcast per participant names no one
+ * (the relay built it). `own`, when given, must appear unchanged. Returns the decoded commitments.
+ */
+function checkRound1Messages(
+  c: CheckedDkgContext,
+  round1: readonly DkgRound1Message[],
+  own?: DkgRound1Message,
+): Map<number, { message: DkgRound1Message; points: EdPoint[] }> {
+  const self = own?.sender ?? 0;
+  if (!isList(round1) || round1.length !== c.participants)
+    throw new FrostProtocolError(
+      `DKG round 1: expected ${c.participants} broadcasts, got ${describe(round1)}`,
+      missingSenders(round1, c.participants, self),
+    );
+  const bySender = new Map<number, { message: DkgRound1Message; points: EdPoint[] }>();
+  const culprits = new Set<number>();
+  for (const m of round1) {
+    const sender = (m as { sender?: unknown } | null)?.sender;
+    if (!isIndex(sender, c.participants) || bySender.has(sender))
+      throw new FrostProtocolError('DKG round 1: broadcast with a bad or duplicate sender', []);
+    if (!isBytes(m.sessionId) || !equalBytes(m.sessionId, c.sessionId)) {
+      culprits.add(sender);
+      bySender.set(sender, { message: m, points: [] });
+      continue;
+    }
+    if (own !== undefined && sender === own.sender) {
+      if (!sameRound1(m, own))
+        throw new FrostProtocolError(
+          "DKG round 1: this participant's own broadcast was altered by the relay",
+          [],
+        );
+      bySender.set(sender, { message: m, points: own.commitment.map((p) => Point.fromBytes(p)) });
+      continue;
+    }
+    const points: (EdPoint | undefined)[] =
+      isList(m.commitment) && m.commitment.length === c.threshold
+        ? m.commitment.map((p: unknown) => decodeElement(p))
+        : [undefined];
+    bySender.set(sender, { message: m, points: points as EdPoint[] });
+    if (
+      points.some((p) => p === undefined) ||
+      !isBytes(m.proofOfKnowledge, SIGNATURE_BYTES) ||
+      !proofOfKnowledgeValid(c.dst, sender, points as EdPoint[], m.proofOfKnowledge)
+    )
+      culprits.add(sender);
+  }
+  if (culprits.size > 0)
+    throw new FrostProtocolError(
+      'DKG round 1: invalid commitment or proof of knowledge',
+      [...culprits].sort((a, b) => a - b),
+    );
+  return bySender;
+}
+
+/**
+ * Coordinator side of DKG round 1: checks every broadcast as a participant would (culprits named) without
+ * taking part, so a relay can refuse to forward an invalid one and blame its sender itself.
+ */
+export function checkDkgRound1(context: DkgContext, round1: readonly DkgRound1Message[]): void {
+  checkRound1Messages(checkDkgContext(context), round1);
+}
+
+/**
+ * The group key a DKG ends with, computed from its round-1 broadcasts alone (public data): commitments
+ * C_k = Σ_j φ_jk, public key C_0, verifying shares Y_i = Σ_k C_k·i^k (FROST Fig. 1 round 2 steps 3–4).
+ * Every honest participant derives the same key from the same broadcasts; the coordinator uses this to
+ * check their confirmations without trusting any of them.
+ */
+export function dkgGroupKey(context: DkgContext, round1: readonly DkgRound1Message[]): FrostGroupKey {
+  const c = checkDkgContext(context);
+  const bySender = checkRound1Messages(c, round1);
+  const merged: EdPoint[] = [];
+  for (let k = 0; k < c.threshold; k++) {
+    let acc = Point.ZERO;
+    for (let j = 1; j <= c.participants; j++) acc = acc.add(bySender.get(j)!.points[k]!);
+    merged.push(acc);
+  }
+  if (merged.some((p) => p.is0()))
+    throw new FrostProtocolError('DKG: the summed commitment has an identity element', []);
+  const verifyingShares: Uint8Array[] = [];
+  for (let i = 1; i <= c.participants; i++) verifyingShares.push(vssEvaluate(merged, i).toBytes());
+  const commitments = merged.map((p) => p.toBytes());
+  return {
+    threshold: c.threshold,
+    participants: c.participants,
+    publicKey: new Uint8Array(commitments[0]!),
+    commitments,
+    verifyingShares,
+  };
+}
+
 /** Options of one participant's DKG session. */
-export interface DkgOptions {
-  /** Fresh per DKG run, the same for every participant (chosen by the coordinator). */
-  readonly sessionId: Uint8Array;
+export interface DkgOptions extends DkgContext {
   /** This participant's index, 1..participants. */
   readonly index: number;
-  readonly threshold: number;
-  readonly participants: number;
   /** This participant's raw 32-byte static X25519 private key. */
   readonly staticPrivateKey: Uint8Array;
-  /** Every participant's raw static X25519 public key; staticPublicKeys[i-1] is participant i's. */
-  readonly staticPublicKeys: readonly Uint8Array[];
   readonly random: Random;
 }
 
@@ -656,6 +806,7 @@ export class FrostDkgParticipant {
   readonly participants: number;
   /** This participant's round-1 broadcast, to be relayed to every other participant. */
   readonly round1: DkgRound1Message;
+  private readonly context: CheckedDkgContext;
   private readonly staticPublicKeys: readonly Uint8Array[];
   private readonly staticPrivate: KeyObject;
   private readonly random: Random;
@@ -666,26 +817,20 @@ export class FrostDkgParticipant {
   private commitmentsBySender = new Map<number, readonly Uint8Array[]>();
 
   constructor(options: DkgOptions) {
-    const { index, threshold, participants, staticPrivateKey, staticPublicKeys, random } = options;
-    checkParameters(threshold, participants);
-    this.sessionId = new Uint8Array(checkSessionId('sessionId', options.sessionId));
+    const { index, staticPrivateKey, random } = options;
+    this.context = checkDkgContext(options);
+    const { threshold, participants, staticPublicKeys } = this.context;
+    this.sessionId = this.context.sessionId;
     this.index = checkIndex('index', index, participants);
     this.threshold = threshold;
     this.participants = participants;
     checkBytes('staticPrivateKey', staticPrivateKey, X25519_KEY_BYTES);
-    if (!isList(staticPublicKeys) || staticPublicKeys.length !== participants)
-      throw new RangeError(
-        `staticPublicKeys: expected ${participants} keys, got ${describe(staticPublicKeys)}`,
-      );
-    staticPublicKeys.forEach((k, i) => checkBytes(`staticPublicKeys[${i}]`, k, X25519_KEY_BYTES));
-    if (new Set(staticPublicKeys.map(hex)).size !== participants)
-      throw new RangeError('staticPublicKeys: keys must be distinct');
     if (!equalBytes(x25519PublicKey(staticPrivateKey), staticPublicKeys[index - 1]!))
       throw new RangeError(`staticPrivateKey: does not match staticPublicKeys[${index - 1}]`);
-    this.staticPublicKeys = staticPublicKeys.map((k) => new Uint8Array(k));
+    this.staticPublicKeys = staticPublicKeys;
     this.staticPrivate = x25519Private(staticPrivateKey);
     this.random = random;
-    const r1 = ed25519_FROST.DKG.round1(
+    const r1 = this.context.suite.DKG.round1(
       identifier(index),
       { min: threshold, max: participants },
       undefined,
@@ -707,7 +852,9 @@ export class FrostDkgParticipant {
   round2Packages(round1: readonly DkgRound1Message[]): DkgRound2Message[] {
     this.expectStep('round1', 'round2Packages');
     try {
-      const bySender = this.checkRound1(round1);
+      const bySender = new Map(
+        [...checkRound1Messages(this.context, round1, this.round1)].map(([j, v]) => [j, v.message]),
+      );
       this.transcriptHash = this.hashTranscript(bySender);
       const others: DKG_Round1[] = [];
       for (let j = 1; j <= this.participants; j++) {
@@ -724,7 +871,7 @@ export class FrostDkgParticipant {
         );
       }
       this.round1Others = others;
-      const packages = ed25519_FROST.DKG.round2(this.secret!, others);
+      const packages = this.context.suite.DKG.round2(this.secret!, others);
       const out: DkgRound2Message[] = [];
       for (let j = 1; j <= this.participants; j++) {
         if (j === this.index) continue;
@@ -802,7 +949,7 @@ export class FrostDkgParticipant {
           'DKG round 2: packages that do not authenticate or fail the VSS check (tampered, or the sender saw a different round-1 transcript)',
           [...culprits].sort((a, b) => a - b),
         );
-      const key = ed25519_FROST.DKG.round3(this.secret!, this.round1Others!, opened);
+      const key = this.context.suite.DKG.round3(this.secret!, this.round1Others!, opened);
       const group = groupFromNoble(key.public);
       const share: FrostKeyShare = {
         group,
@@ -827,7 +974,7 @@ export class FrostDkgParticipant {
   }
 
   private fail(): void {
-    if (this.secret !== undefined) ed25519_FROST.DKG.clean(this.secret);
+    if (this.secret !== undefined) this.context.suite.DKG.clean(this.secret);
     this.secret = undefined;
     this.step = 'failed';
   }
@@ -846,54 +993,6 @@ export class FrostDkgParticipant {
       senderStatic: this.staticPublicKeys[sender - 1]!,
       recipientStatic: this.staticPublicKeys[recipient - 1]!,
     };
-  }
-
-  private checkRound1(round1: readonly DkgRound1Message[]): Map<number, DkgRound1Message> {
-    if (!isList(round1) || round1.length !== this.participants)
-      throw new FrostProtocolError(
-        `DKG round 1: expected ${this.participants} broadcasts, got ${describe(round1)}`,
-        missingSenders(round1, this.participants, this.index),
-      );
-    const bySender = new Map<number, DkgRound1Message>();
-    const culprits = new Set<number>();
-    for (const m of round1) {
-      const sender = (m as { sender?: unknown } | null)?.sender;
-      if (!isIndex(sender, this.participants) || bySender.has(sender))
-        throw new FrostProtocolError('DKG round 1: broadcast with a bad or duplicate sender', []);
-      bySender.set(sender, m);
-      if (!isBytes(m.sessionId) || !equalBytes(m.sessionId, this.sessionId)) {
-        culprits.add(sender);
-        continue;
-      }
-      if (sender === this.index) {
-        if (!sameRound1(m, this.round1))
-          throw new FrostProtocolError(
-            "DKG round 1: this participant's own broadcast was altered by the relay",
-            [],
-          );
-        continue;
-      }
-      if (
-        !isList(m.commitment) ||
-        m.commitment.length !== this.threshold ||
-        !isBytes(m.proofOfKnowledge, SIGNATURE_BYTES)
-      ) {
-        culprits.add(sender);
-        continue;
-      }
-      const points: (EdPoint | undefined)[] = m.commitment.map((c: unknown) => decodeElement(c));
-      if (
-        points.some((p) => p === undefined) ||
-        !proofOfKnowledgeValid(sender, points as EdPoint[], m.proofOfKnowledge)
-      )
-        culprits.add(sender);
-    }
-    if (culprits.size > 0)
-      throw new FrostProtocolError(
-        'DKG round 1: invalid commitment or proof of knowledge',
-        [...culprits].sort((a, b) => a - b),
-      );
-    return bySender;
   }
 
   private hashTranscript(bySender: Map<number, DkgRound1Message>): Uint8Array {
