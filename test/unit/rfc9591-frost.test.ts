@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   checkDkgAgreement,
+  checkDkgRound1,
   dealEd25519Key,
+  dkgGroupKey,
   frostAggregate,
   frostPublicKeyPem,
   frostSign,
@@ -488,10 +490,23 @@ void test('DKG: a proof of knowledge is bound to its session (Komlo–Goldberg c
     () => a[0]!.round2Packages([round1[0]!, round1[1]!, round1[2]!, replayed]),
     (e: unknown) => e instanceof FrostProtocolError && e.culprits.join() === '4',
   );
-  // Session A itself completes.
-  const fresh = dkgParticipants(4, 3, secureRandom.bytes(32), statics);
+  const context = {
+    sessionId: round1[0]!.sessionId,
+    threshold: 3,
+    participants: 4,
+    staticPublicKeys: statics.map(x25519PublicKey),
+  };
+  assert.throws(
+    () => checkDkgRound1(context, [round1[0]!, round1[1]!, round1[2]!, replayed]),
+    (e: unknown) => e instanceof FrostProtocolError && e.culprits.join() === '4',
+  );
+  // Without the replay the session completes, and the coordinator derives the agreed group key from the
+  // round-1 broadcasts alone.
+  const sessionId = secureRandom.bytes(32);
+  const fresh = dkgParticipants(4, 3, sessionId, statics);
   const r1 = fresh.map((p) => p.round1);
+  checkDkgRound1({ ...context, sessionId }, r1);
   const r2 = fresh.flatMap((p) => p.round2Packages(r1));
   const shares = fresh.map((p) => p.finish(r2.filter((m) => m.recipient === p.index)));
-  assert.equal(checkDkgAgreement(shares).threshold, 3);
+  assert.deepEqual(dkgGroupKey({ ...context, sessionId }, r1), checkDkgAgreement(shares));
 });

@@ -1063,10 +1063,80 @@ export function checkDkgAgreement(
 // ---------------------------------------------------------------------------------------------------------
 // Signing: the signer (server side)
 
-interface OpenSession {
-  readonly nonces: Nonces;
+/**
+ * One signer's round-1 state for one session (RFC 9591 §5.1): the secret nonces and their public
+ * commitments. Invariant: the nonces sign at most once (`frostSignShare` zeroes them, whatever happens).
+ */
+export interface FrostNonces {
+  /** Secret nonce scalars (hiding d, binding e); zeroed once used or erased. */
+  readonly secret: Nonces;
+  /** The commitments D = d·G and E = e·G published in round 1. */
   readonly hiding: Uint8Array;
   readonly binding: Uint8Array;
+}
+
+/**
+ * RFC 9591 §5.1 commit: fresh hedged nonces (§4.1 nonce_generate: H3(32 random bytes ‖ signing share)) and
+ * their commitments. The share must have been checked (validateKeyShare) by the caller.
+ */
+export function frostCommit(share: FrostKeyShare, random: Random): FrostNonces {
+  const g = ed25519_FROST.commit(nobleSecret(share), rngOf(random));
+  return {
+    secret: g.nonces,
+    hiding: new Uint8Array(g.commitments.hiding),
+    binding: new Uint8Array(g.commitments.binding),
+  };
+}
+
+/** Zeroes the secret nonces (best effort: noble's transient bigints are out of reach). */
+export function eraseNonces(nonces: FrostNonces): void {
+  nonces.secret.hiding.fill(0);
+  nonces.secret.binding.fill(0);
+}
+
+/**
+ * RFC 9591 §5.2 sign: this signer's share over `message` with the session's nonces, given the commitment
+ * list of every signer (t..n entries, distinct indices, valid points, this signer's own commitment
+ * unchanged). The nonces are consumed whatever the outcome. Throws FrostRequestError on a bad list.
+ */
+export function frostSignShare(
+  share: FrostKeyShare,
+  nonces: FrostNonces,
+  message: Uint8Array,
+  commitments: readonly FrostCommitment[],
+): Uint8Array {
+  try {
+    if (!isBytes(message) || message.length > MESSAGE_BYTES_MAX)
+      throw new FrostRequestError(
+        `sign: message must be at most ${MESSAGE_BYTES_MAX} bytes, got ${describe(message)}`,
+      );
+    const list = checkCommitmentList(commitments, share.group);
+    const own = list.find((c) => c.index === share.index);
+    if (
+      own === undefined ||
+      !equalBytes(own.hiding, nonces.hiding) ||
+      !equalBytes(own.binding, nonces.binding)
+    )
+      throw new FrostRequestError(
+        "sign: the commitment list does not carry this signer's commitment for the session",
+      );
+    let signatureShare: Uint8Array;
+    try {
+      // noble refuses all-zero (used) nonces and a commitment that does not match them.
+      signatureShare = ed25519_FROST.signShare(
+        nobleSecret(share),
+        noblePublic(share.group),
+        nonces.secret,
+        nobleCommitments(list),
+        message,
+      );
+    } catch (e) {
+      throw new FrostRequestError(`sign: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return new Uint8Array(signatureShare);
+  } finally {
+    eraseNonces(nonces);
+  }
 }
 
 /**
@@ -1077,9 +1147,8 @@ export class FrostSigner {
   readonly index: number;
   readonly group: FrostGroupKey;
   private readonly share: FrostKeyShare;
-  private readonly publicPackage: FrostPublic;
   private readonly random: Random;
-  private readonly open = new Map<string, OpenSession>();
+  private readonly open = new Map<string, FrostNonces>();
   private readonly finished = new Set<string>();
   private destroyed = false;
 
@@ -1088,7 +1157,6 @@ export class FrostSigner {
     this.share = { group: share.group, index: share.index, signingShare: new Uint8Array(share.signingShare) };
     this.index = share.index;
     this.group = share.group;
-    this.publicPackage = noblePublic(share.group);
     this.random = random;
   }
 
@@ -1110,12 +1178,7 @@ export class FrostSigner {
       const oldest = this.open.keys().next().value!;
       this.endSession(oldest);
     }
-    const g = ed25519_FROST.commit(nobleSecret(this.share), rngOf(this.random));
-    const session: OpenSession = {
-      nonces: g.nonces,
-      hiding: new Uint8Array(g.commitments.hiding),
-      binding: new Uint8Array(g.commitments.binding),
-    };
+    const session = frostCommit(this.share, this.random);
     this.open.set(key, session);
     return {
       sessionId: new Uint8Array(sessionId),
@@ -1142,34 +1205,8 @@ export class FrostSigner {
     // The session ends here, before anything can fail: its nonces are never used for a second message.
     this.open.delete(key);
     this.rememberFinished(key);
-    try {
-      const message = request.message;
-      if (!isBytes(message) || message.length > MESSAGE_BYTES_MAX)
-        throw new FrostRequestError(
-          `sign: message must be at most ${MESSAGE_BYTES_MAX} bytes, got ${describe(message)}`,
-        );
-      const list = checkCommitmentList(request.commitments, this.group);
-      const own = list.find((c) => c.index === this.index);
-      if (
-        own === undefined ||
-        !equalBytes(own.hiding, session.hiding) ||
-        !equalBytes(own.binding, session.binding)
-      )
-        throw new FrostRequestError(
-          "sign: the commitment list does not carry this signer's commitment for the session",
-        );
-      const share = ed25519_FROST.signShare(
-        nobleSecret(this.share),
-        this.publicPackage,
-        session.nonces,
-        nobleCommitments(list),
-        message,
-      );
-      return { sessionId: new Uint8Array(sessionId), index: this.index, share: new Uint8Array(share) };
-    } finally {
-      session.nonces.hiding.fill(0);
-      session.nonces.binding.fill(0);
-    }
+    const share = frostSignShare(this.share, session, request.message, request.commitments);
+    return { sessionId: new Uint8Array(sessionId), index: this.index, share };
   }
 
   /** Ends a session without signing (its nonces are zeroed); unknown sessions are ignored. */
@@ -1188,8 +1225,7 @@ export class FrostSigner {
   private endSession(key: string): void {
     const s = this.open.get(key);
     if (s === undefined) return;
-    s.nonces.hiding.fill(0);
-    s.nonces.binding.fill(0);
+    eraseNonces(s);
     this.open.delete(key);
     this.rememberFinished(key);
   }
@@ -1298,17 +1334,17 @@ export function frostSignRequest(
 }
 
 /**
- * Verifies every signature share (RFC 9591 §5.4), naming the signers whose share is invalid, aggregates
- * them (§5.3) and verifies the result with node:crypto's Ed25519 (RFC 8032) before returning it.
+ * RFC 9591 §5.4 share verification: the signers among `responses` whose signature share is invalid (wrong
+ * session, non-canonical scalar, or z_i·G ≠ D_i + ρ_i·E_i + c·λ_i·Y_i), in increasing order. `responses`
+ * may cover only some of the request's signers (others withheld theirs); each must be a distinct one.
  */
-export function frostAggregate(
+export function frostInvalidShares(
   group: FrostGroupKey,
   request: FrostSignRequest,
   responses: readonly FrostSignResponse[],
-): Uint8Array {
+): number[] {
   const expected = new Set(request.commitments.map((c) => c.index));
   if (!isList(responses)) throw new TypeError(`responses: expected an array, got ${describe(responses)}`);
-  const shares: Record<string, Uint8Array<ArrayBuffer>> = {};
   const seen = new Set<number>();
   const culprits: number[] = [];
   const publicPackage = noblePublic(group);
@@ -1323,9 +1359,27 @@ export function frostAggregate(
       decodeScalar(r.share) !== undefined &&
       ed25519_FROST.verifyShare(publicPackage, list, request.message, identifier(r.index), r.share);
     if (!ok) culprits.push(r.index);
-    else shares[identifier(r.index)] = new Uint8Array(r.share);
   }
+  return culprits.sort((a, b) => a - b);
+}
+
+/**
+ * Verifies every signature share (RFC 9591 §5.4), naming the signers whose share is invalid, aggregates
+ * them (§5.3) and verifies the result with node:crypto's Ed25519 (RFC 8032) before returning it.
+ */
+export function frostAggregate(
+  group: FrostGroupKey,
+  request: FrostSignRequest,
+  responses: readonly FrostSignResponse[],
+): Uint8Array {
+  const culprits = frostInvalidShares(group, request, responses);
   if (culprits.length > 0) throw new FrostProtocolError('signing round 2: invalid signature share', culprits);
+  const expected = new Set(request.commitments.map((c) => c.index));
+  const seen = new Set(responses.map((r) => r.index));
+  const shares: Record<string, Uint8Array<ArrayBuffer>> = {};
+  for (const r of responses) shares[identifier(r.index)] = new Uint8Array(r.share);
+  const publicPackage = noblePublic(group);
+  const list = nobleCommitments(request.commitments);
   const missing = [...expected].filter((i) => !seen.has(i));
   if (missing.length > 0)
     throw new RangeError(`responses: missing the shares of signers ${missing.join(', ')}`);
