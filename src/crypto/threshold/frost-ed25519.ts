@@ -416,6 +416,16 @@ export function validateKeyShare(share: FrostKeyShare): void {
   if (typeof share !== 'object' || share === null)
     throw new TypeError(`share: expected an object, got ${describe(share)}`);
   validateGroupKey(share.group);
+  validateSigningShare(share);
+}
+
+/**
+ * Checks a key share whose group key was already checked (validateGroupKey): its index, and that its
+ * signing share s_i satisfies s_i·G = Σ_j C_j·i^j (RFC 9591 Appendix C.2 vss_verify).
+ */
+export function validateSigningShare(share: FrostKeyShare): void {
+  if (typeof share !== 'object' || share === null)
+    throw new TypeError(`share: expected an object, got ${describe(share)}`);
   checkIndex('share.index', share.index, share.group.participants);
   checkBytes('share.signingShare', share.signingShare, SCALAR_BYTES);
   try {
@@ -425,6 +435,11 @@ export function validateKeyShare(share: FrostKeyShare): void {
       `share.signingShare: does not match the VSS commitment for participant ${share.index}`,
     );
   }
+}
+
+/** Whether `bytes` is a valid public group element (RFC 9591 §3.1 DeserializeElement for Ed25519). */
+export function isFrostElement(bytes: Uint8Array): boolean {
+  return decodeElement(bytes) !== undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------
