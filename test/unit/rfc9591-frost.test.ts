@@ -510,3 +510,18 @@ void test('DKG: a proof of knowledge is bound to its session (Komlo–Goldberg c
   const shares = fresh.map((p) => p.finish(r2.filter((m) => m.recipient === p.index)));
   assert.deepEqual(dkgGroupKey({ ...context, sessionId }, r1), checkDkgAgreement(shares));
 });
+
+void test('DKG: a dealer whose sealed shares do not lie on its committed polynomial is named by every recipient (VSS check)', () => {
+  const parties = dkgParticipants(4, 3);
+  // Participant 2 turns malicious after its broadcast: it evaluates a different polynomial than the one it
+  // committed to, and seals the resulting shares correctly (they authenticate, only the VSS check fails).
+  const secret = (parties[1] as unknown as { secret: { coefficients: bigint[] } }).secret;
+  secret.coefficients[1]! += 1n;
+  const round1 = parties.map((p) => p.round1);
+  const round2 = parties.flatMap((p) => p.round2Packages(round1));
+  for (const recipient of [1, 3, 4])
+    assert.throws(
+      () => parties[recipient - 1]!.finish(round2.filter((m) => m.recipient === recipient)),
+      (e: unknown) => e instanceof FrostProtocolError && e.culprits.join() === '2' && /VSS/.test(e.message),
+    );
+});

@@ -1,6 +1,6 @@
 /**
  * FROST(Ed25519, SHA-512) threshold signatures (RFC 9591) for bftkv's distributed signing (issue 5): a thin,
- * strict layer over @noble/curves' `ed25519_FROST`.
+ * strict layer over @noble/curves' FROST (`createFROST`, configured as its `ed25519_FROST`).
  *
  * - Key generation: the Pedersen DKG with proofs of knowledge of Komlo–Goldberg FROST (SAC 2020, Figure 1),
  *   as split into rounds by noble / frost-rs (RFC 9591 leaves DKG out of scope), or a trusted-dealer split
@@ -31,7 +31,7 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
-import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { createFROST } from '@noble/curves/abstract/frost.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import type {
@@ -172,7 +172,30 @@ export interface FrostSignResponse {
 // Entry checks
 
 const Point = ed25519.Point;
-const Fn = ed25519_FROST.utils.Fn;
+
+/** RFC 9591's ciphersuite name for FROST(Ed25519, SHA-512); noble derives every hash prefix from it. */
+const SUITE_NAME = 'FROST-ED25519-SHA512-v1';
+
+/**
+ * noble's FROST(Ed25519, SHA-512) (RFC 9591 §6.1), configured exactly as its `ed25519_FROST` — suite name,
+ * SHA-512, undecorated H2 — minus that export's extra point hook: noble's generic DeserializeElement already
+ * refuses off-curve, identity and non-prime-order points (RFC 9591 §3.1), and the hook repeated the
+ * subgroup check, the costliest step (a 253-bit scalar multiplication per point). The RFC 9591 Appendix E.1
+ * vector test pins this suite to the RFC. `hdkg` replaces the prefix of the DKG proof-of-knowledge hash.
+ */
+function frostSuite(hdkg?: string): FROST {
+  return createFROST({
+    name: SUITE_NAME,
+    Point,
+    hash: sha512,
+    H2: '',
+    ...(hdkg === undefined ? {} : { HDKG: hdkg }),
+  });
+}
+
+/** The signing suite. */
+const suite = frostSuite();
+const Fn = suite.utils.Fn;
 
 /** Array check that keeps the declared element type (Array.isArray would widen it to any[]). */
 function isList(x: unknown): boolean {
@@ -248,7 +271,7 @@ const identifierCache: string[] = [];
 function identifier(index: number): string {
   let id = identifierCache[index];
   if (id === undefined) {
-    id = ed25519_FROST.Identifier.fromNumber(index);
+    id = suite.Identifier.fromNumber(index);
     identifierCache[index] = id;
   }
   return id;
@@ -421,20 +444,20 @@ export function validateKeyShare(share: FrostKeyShare): void {
 
 /**
  * Checks a key share whose group key was already checked (validateGroupKey): its index, and that its
- * signing share s_i satisfies s_i·G = Σ_j C_j·i^j (RFC 9591 Appendix C.2 vss_verify).
+ * signing share s_i satisfies s_i·G = Y_i. As validateGroupKey checked Y_i = Σ_j C_j·i^j, this is RFC 9591
+ * Appendix C.2 vss_verify at the cost of one base-point multiplication.
  */
 export function validateSigningShare(share: FrostKeyShare): void {
   if (typeof share !== 'object' || share === null)
     throw new TypeError(`share: expected an object, got ${describe(share)}`);
   checkIndex('share.index', share.index, share.group.participants);
   checkBytes('share.signingShare', share.signingShare, SCALAR_BYTES);
-  try {
-    ed25519_FROST.validateSecret(nobleSecret(share), noblePublic(share.group));
-  } catch {
+  const s = decodeScalar(share.signingShare);
+  const y = share.group.verifyingShares[share.index - 1];
+  if (s === undefined || s === 0n || y === undefined || !equalBytes(Point.BASE.multiply(s).toBytes(), y))
     throw new RangeError(
       `share.signingShare: does not match the VSS commitment for participant ${share.index}`,
     );
-  }
 }
 
 /** Whether `bytes` is a valid public group element (RFC 9591 §3.1 DeserializeElement for Ed25519). */
@@ -489,7 +512,7 @@ export function dealEd25519Key(options: {
   try {
     const ids: string[] = [];
     for (let i = 1; i <= participants; i++) ids.push(identifier(i));
-    dealt = ed25519_FROST.trustedDealer({ min: threshold, max: participants }, ids, secret, rngOf(random));
+    dealt = suite.trustedDealer({ min: threshold, max: participants }, ids, secret, rngOf(random));
   } finally {
     secret.fill(0);
     extended.head.fill(0);
@@ -625,8 +648,6 @@ function open(
 // ---------------------------------------------------------------------------------------------------------
 // Distributed key generation
 
-/** RFC 9591's ciphersuite name for FROST(Ed25519, SHA-512); noble derives every hash prefix from it. */
-const SUITE_NAME = 'FROST-ED25519-SHA512-v1';
 const DKG_CONTEXT_LABEL = utf8('bftkv/frost-ed25519/dkg-context/v1');
 
 /** What every participant of one DKG session agrees on before it starts (the coordinator too). */
@@ -667,19 +688,14 @@ function checkDkgContext(context: DkgContext): CheckedDkgContext {
   // that "prevents replay attacks". noble's challenge is H(prefix ‖ i ‖ φ_i0 ‖ R_i) with a fixed prefix,
   // so the context goes into the prefix: a proof made for one session (or another group) fails in any other.
   const dstString = `${SUITE_NAME}dkg/bftkv-context/${hex(new Uint8Array(h.digest()))}`;
-  const suite = createFROST({
-    name: SUITE_NAME,
-    Point,
-    // The same point checks as noble's ed25519_FROST (RFC 9591 §3.1 DeserializeElement).
-    validatePoint: (p) => {
-      p.assertValidity();
-      if (!p.isTorsionFree()) throw new Error('bad point: not torsion-free');
-    },
-    hash: sha512,
-    H2: '',
-    HDKG: dstString,
-  });
-  return { sessionId, threshold, participants, staticPublicKeys: keys, dst: utf8(dstString), suite };
+  return {
+    sessionId,
+    threshold,
+    participants,
+    staticPublicKeys: keys,
+    dst: utf8(dstString),
+    suite: frostSuite(dstString),
+  };
 }
 
 function proofOfKnowledgeValid(
@@ -710,11 +726,15 @@ function proofOfKnowledgeValid(
  * points and a valid proof of knowledge bound to the session (FROST Fig. 1 round 1 step 5). Names the
  * senders whose broadcast is invalid; a list that is not one broadcast per participant names no one
  * (the relay built it). `own`, when given, must appear unchanged. Returns the decoded commitments.
+ * With `deep` false only the shapes are checked (no points decoded): for a caller that hands the
+ * broadcasts to noble, which checks points and proofs itself, and calls this again deeply to name the
+ * culprits only when noble refuses.
  */
 function checkRound1Messages(
   c: CheckedDkgContext,
   round1: readonly DkgRound1Message[],
-  own?: DkgRound1Message,
+  own: DkgRound1Message | undefined,
+  deep: boolean,
 ): Map<number, { message: DkgRound1Message; points: EdPoint[] }> {
   const self = own?.sender ?? 0;
   if (!isList(round1) || round1.length !== c.participants)
@@ -742,14 +762,20 @@ function checkRound1Messages(
       bySender.set(sender, { message: m, points: own.commitment.map((p) => Point.fromBytes(p)) });
       continue;
     }
-    const points: (EdPoint | undefined)[] =
-      isList(m.commitment) && m.commitment.length === c.threshold
-        ? m.commitment.map((p: unknown) => decodeElement(p))
-        : [undefined];
+    const shaped =
+      isList(m.commitment) &&
+      m.commitment.length === c.threshold &&
+      m.commitment.every((p: unknown) => isBytes(p, POINT_BYTES)) &&
+      isBytes(m.proofOfKnowledge, SIGNATURE_BYTES);
+    if (!shaped || !deep) {
+      bySender.set(sender, { message: m, points: [] });
+      if (!shaped) culprits.add(sender);
+      continue;
+    }
+    const points = m.commitment.map((p: unknown) => decodeElement(p));
     bySender.set(sender, { message: m, points: points as EdPoint[] });
     if (
       points.some((p) => p === undefined) ||
-      !isBytes(m.proofOfKnowledge, SIGNATURE_BYTES) ||
       !proofOfKnowledgeValid(c.dst, sender, points as EdPoint[], m.proofOfKnowledge)
     )
       culprits.add(sender);
@@ -767,7 +793,7 @@ function checkRound1Messages(
  * taking part, so a relay can refuse to forward an invalid one and blame its sender itself.
  */
 export function checkDkgRound1(context: DkgContext, round1: readonly DkgRound1Message[]): void {
-  checkRound1Messages(checkDkgContext(context), round1);
+  checkRound1Messages(checkDkgContext(context), round1, undefined, true);
 }
 
 /**
@@ -778,7 +804,7 @@ export function checkDkgRound1(context: DkgContext, round1: readonly DkgRound1Me
  */
 export function dkgGroupKey(context: DkgContext, round1: readonly DkgRound1Message[]): FrostGroupKey {
   const c = checkDkgContext(context);
-  const bySender = checkRound1Messages(c, round1);
+  const bySender = checkRound1Messages(c, round1, undefined, true);
   const merged: EdPoint[] = [];
   for (let k = 0; k < c.threshold; k++) {
     let acc = Point.ZERO;
@@ -868,7 +894,7 @@ export class FrostDkgParticipant {
     this.expectStep('round1', 'round2Packages');
     try {
       const bySender = new Map(
-        [...checkRound1Messages(this.context, round1, this.round1)].map(([j, v]) => [j, v.message]),
+        [...checkRound1Messages(this.context, round1, this.round1, false)].map(([j, v]) => [j, v.message]),
       );
       this.transcriptHash = this.hashTranscript(bySender);
       const others: DKG_Round1[] = [];
@@ -886,7 +912,18 @@ export class FrostDkgParticipant {
         );
       }
       this.round1Others = others;
-      const packages = this.context.suite.DKG.round2(this.secret!, others);
+      let packages: ReturnType<FROST['DKG']['round2']>;
+      try {
+        // noble checks every commitment point and proof of knowledge (FROST Fig. 1 round 1 step 5).
+        packages = this.context.suite.DKG.round2(this.secret!, others);
+      } catch (e) {
+        // Refused: the same checks again, one broadcast at a time, to name whose broadcast it was.
+        checkRound1Messages(this.context, round1, this.round1, true);
+        throw new FrostProtocolError(
+          `DKG round 1: refused (${e instanceof Error ? e.message : String(e)})`,
+          [],
+        );
+      }
       const out: DkgRound2Message[] = [];
       for (let j = 1; j <= this.participants; j++) {
         if (j === this.index) continue;
@@ -911,6 +948,7 @@ export class FrostDkgParticipant {
   finish(round2: readonly DkgRound2Message[]): FrostKeyShare {
     this.expectStep('round2', 'finish');
     const opened: DKG_Round2[] = [];
+    const openedFrom: number[] = [];
     try {
       if (!isList(round2) || round2.length !== this.participants - 1)
         throw new FrostProtocolError(
@@ -942,29 +980,32 @@ export class FrostDkgParticipant {
           culprits.add(sender);
           continue;
         }
-        // RFC 9591 Appendix C.2 vss_verify of the sender's share against the sender's own commitment.
-        try {
-          ed25519_FROST.validateSecret(
-            { identifier: identifier(this.index), signingShare: share as Uint8Array<ArrayBuffer> },
-            {
-              signers: { min: this.threshold, max: this.participants },
-              commitments: this.commitmentsBySender.get(sender)!.slice() as Uint8Array<ArrayBuffer>[],
-              verifyingShares: {},
-            },
-          );
-        } catch {
-          share.fill(0);
-          culprits.add(sender);
-          continue;
-        }
         opened.push({ identifier: identifier(sender), signingShare: share as Uint8Array<ArrayBuffer> });
+        openedFrom.push(sender);
       }
       if (culprits.size > 0)
         throw new FrostProtocolError(
-          'DKG round 2: packages that do not authenticate or fail the VSS check (tampered, or the sender saw a different round-1 transcript)',
+          'DKG round 2: packages that do not authenticate (tampered, or the sender saw a different round-1 transcript)',
           [...culprits].sort((a, b) => a - b),
         );
-      const key = this.context.suite.DKG.round3(this.secret!, this.round1Others!, opened);
+      let key: ReturnType<FROST['DKG']['round3']>;
+      try {
+        // noble checks each share against its sender's commitment (RFC 9591 Appendix C.2 vss_verify).
+        key = this.context.suite.DKG.round3(this.secret!, this.round1Others!, opened);
+      } catch (e) {
+        // Refused: check each share alone to name the senders whose share fails the VSS check.
+        const failed = opened
+          .map((o, k) => ({ share: o.signingShare, sender: openedFrom[k]! }))
+          .filter((o) => !this.shareMatchesCommitment(o.sender, o.share))
+          .map((o) => o.sender)
+          .sort((a, b) => a - b);
+        throw new FrostProtocolError(
+          failed.length > 0
+            ? 'DKG round 2: shares that fail the VSS check against their sender’s commitment'
+            : `DKG round 2: refused (${e instanceof Error ? e.message : String(e)})`,
+          failed,
+        );
+      }
       const group = groupFromNoble(key.public);
       const share: FrostKeyShare = {
         group,
@@ -980,6 +1021,23 @@ export class FrostDkgParticipant {
       throw e;
     } finally {
       for (const o of opened) o.signingShare.fill(0);
+    }
+  }
+
+  /** RFC 9591 Appendix C.2 vss_verify of one received share against its sender's own commitment. */
+  private shareMatchesCommitment(sender: number, share: Uint8Array): boolean {
+    try {
+      suite.validateSecret(
+        { identifier: identifier(this.index), signingShare: share as Uint8Array<ArrayBuffer> },
+        {
+          signers: { min: this.threshold, max: this.participants },
+          commitments: this.commitmentsBySender.get(sender)!.slice() as Uint8Array<ArrayBuffer>[],
+          verifyingShares: {},
+        },
+      );
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -1095,7 +1153,7 @@ export interface FrostNonces {
  * their commitments. The share must have been checked (validateKeyShare) by the caller.
  */
 export function frostCommit(share: FrostKeyShare, random: Random): FrostNonces {
-  const g = ed25519_FROST.commit(nobleSecret(share), rngOf(random));
+  const g = suite.commit(nobleSecret(share), rngOf(random));
   return {
     secret: g.nonces,
     hiding: new Uint8Array(g.commitments.hiding),
@@ -1138,7 +1196,7 @@ export function frostSignShare(
     let signatureShare: Uint8Array;
     try {
       // noble refuses all-zero (used) nonces and a commitment that does not match them.
-      signatureShare = ed25519_FROST.signShare(
+      signatureShare = suite.signShare(
         nobleSecret(share),
         noblePublic(share.group),
         nonces.secret,
@@ -1273,7 +1331,7 @@ function requestSessionId(request: unknown): Uint8Array {
   return sessionId;
 }
 
-/** Checks a commitment list sent by a coordinator: t..n entries, distinct indices in range, valid points. */
+/** Checks a commitment list sent by a coordinator: t..n entries, distinct indices in range, 32-byte points. */
 function checkCommitmentList(list: unknown, group: FrostGroupKey): FrostCommitment[] {
   if (!Array.isArray(list) || list.length < group.threshold || list.length > group.participants)
     throw new FrostRequestError(
@@ -1285,9 +1343,11 @@ function checkCommitmentList(list: unknown, group: FrostGroupKey): FrostCommitme
     if (typeof e !== 'object' || e === null || !isIndex(e.index, group.participants) || seen.has(e.index))
       throw new FrostRequestError(`commitments[${k}]: bad or duplicate index`);
     seen.add(e.index);
-    if (decodeElement(e.hiding) === undefined || decodeElement(e.binding) === undefined)
-      throw new FrostRequestError(`commitments[${k}]: not valid Ed25519 group elements`);
-    return { index: e.index, hiding: e.hiding!, binding: e.binding! };
+    // Lengths only: noble's signShare deserializes every point (RFC 9591 §3.1) and refuses an invalid one,
+    // so checking them here too would double the costliest step (the subgroup check).
+    if (!isBytes(e.hiding, POINT_BYTES) || !isBytes(e.binding, POINT_BYTES))
+      throw new FrostRequestError(`commitments[${k}]: expected two ${POINT_BYTES}-byte points`);
+    return { index: e.index, hiding: e.hiding, binding: e.binding };
   });
 }
 
@@ -1372,7 +1432,7 @@ export function frostInvalidShares(
       isBytes(r.sessionId) &&
       equalBytes(r.sessionId, request.sessionId) &&
       decodeScalar(r.share) !== undefined &&
-      ed25519_FROST.verifyShare(publicPackage, list, request.message, identifier(r.index), r.share);
+      suite.verifyShare(publicPackage, list, request.message, identifier(r.index), r.share);
     if (!ok) culprits.push(r.index);
   }
   return culprits.sort((a, b) => a - b);
@@ -1398,7 +1458,7 @@ export function frostAggregate(
   const missing = [...expected].filter((i) => !seen.has(i));
   if (missing.length > 0)
     throw new RangeError(`responses: missing the shares of signers ${missing.join(', ')}`);
-  const signature = new Uint8Array(ed25519_FROST.aggregate(publicPackage, list, request.message, shares));
+  const signature = new Uint8Array(suite.aggregate(publicPackage, list, request.message, shares));
   // Invariant: valid shares aggregate to a valid RFC 8032 signature; never hand out one that is not.
   if (!nodeVerify(null, request.message, ed25519KeyObject(group.publicKey), signature))
     throw new Error('Invariant: the aggregated FROST signature verifies under the group key');

@@ -50,7 +50,6 @@ import { CodecError, bytesEqual, toHex, utf8 } from '../../codec/bytes.js';
 import { sha256 } from '../../crypto/hash.js';
 import { open as openBox, seal as sealBox } from '../../crypto/threshold/gjkr-seal.js';
 import {
-  checkDkgRound1,
   dealEd25519Key,
   dkgGroupKey,
   ed25519PublicKeyPem,
@@ -957,14 +956,15 @@ async function create(
     }
   }
   if (blame.size > 0) fail('FROST DKG round 1 failed', blame);
+  // The group key follows from the broadcasts alone; deriving it checks every one (culprits named).
+  let groupKeyValue: FrostGroupKey;
   try {
-    checkDkgRound1(context, round1);
+    groupKeyValue = dkgGroupKey(context, round1);
   } catch (e) {
     if (!(e instanceof FrostProtocolError)) throw e;
     for (const j of e.culprits) blame.add(j, 'invalid VSS commitment or proof of knowledge in round 1');
     fail('FROST DKG round 1 failed', blame);
   }
-  const groupKeyValue = dkgGroupKey(context, round1);
   const groupKey = encodeGroupKey(groupKeyValue);
   const digest = sha256(groupKey);
 
