@@ -18,7 +18,6 @@ import {
   frostPublicKeyPem,
   frostSign,
   frostSignRequest,
-  FrostDkgParticipant,
   FrostProtocolError,
   FrostRequestError,
   FrostSigner,
@@ -28,11 +27,11 @@ import {
   type DkgRound1Message,
   type DkgRound2Message,
   type FrostGroupKey,
-  type FrostKeyShare,
   type FrostSignerEndpoint,
   type FrostSignResponse,
 } from '../../src/crypto/threshold/frost-ed25519.js';
 import { secureRandom, type Random } from '../../src/env/random.js';
+import { dkgParticipants, endpoints, runDkg } from './frost-helpers.js';
 
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -48,55 +47,6 @@ function scripted(chunks: Uint8Array[]): Random {
     },
     int: () => 0,
   };
-}
-
-interface Dkg {
-  group: FrostGroupKey;
-  shares: FrostKeyShare[];
-}
-
-function dkgParticipants(
-  n: number,
-  t: number,
-  sessionId = secureRandom.bytes(32),
-  statics = Array.from({ length: n }, () => secureRandom.bytes(32)),
-) {
-  const publics = statics.map(x25519PublicKey);
-  return statics.map(
-    (sk, k) =>
-      new FrostDkgParticipant({
-        sessionId,
-        index: k + 1,
-        threshold: t,
-        participants: n,
-        staticPrivateKey: sk,
-        staticPublicKeys: publics,
-        random: secureRandom,
-      }),
-  );
-}
-
-function runDkg(n: number, t: number): Dkg {
-  const parties = dkgParticipants(n, t);
-  const round1 = parties.map((p) => p.round1);
-  const round2 = parties.flatMap((p) => p.round2Packages(round1));
-  const shares = parties.map((p) => p.finish(round2.filter((m) => m.recipient === p.index)));
-  const group = checkDkgAgreement(shares);
-  return { group, shares };
-}
-
-function endpoint(signer: FrostSigner): FrostSignerEndpoint {
-  return {
-    index: signer.index,
-    commit: async (r) => signer.commit(r),
-    sign: async (r) => signer.sign(r),
-  };
-}
-
-function endpoints(shares: readonly FrostKeyShare[], only?: readonly number[]): FrostSignerEndpoint[] {
-  return shares
-    .filter((s) => only === undefined || only.includes(s.index))
-    .map((s) => endpoint(new FrostSigner(s, secureRandom)));
 }
 
 /** `openssl pkeyutl -verify -rawin`: true when OpenSSL accepts the Ed25519 signature. */
