@@ -1,7 +1,12 @@
 /**
  * FROST(Ed25519) test set-up shared by rfc9591-frost.test.ts and x509.test.ts: an in-process DKG among n
- * participants (fresh X25519 static keys unless given) and signer endpoints for `frostSign`.
+ * participants (fresh X25519 static keys unless given), signer endpoints for `frostSign`, and OpenSSL's
+ * Ed25519 verification (also used by ca-scheme-frost.test.ts).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   checkDkgAgreement,
   FrostDkgParticipant,
@@ -65,4 +70,35 @@ export function endpoints(shares: readonly FrostKeyShare[], only?: readonly numb
   return shares
     .filter((s) => only === undefined || only.includes(s.index))
     .map((s) => endpoint(new FrostSigner(s, secureRandom)));
+}
+
+/** `openssl pkeyutl -verify -rawin`: true when OpenSSL accepts the Ed25519 signature. */
+export function opensslVerifies(publicKeyPem: string, message: Uint8Array, signature: Uint8Array): boolean {
+  const dir = mkdtempSync(join(tmpdir(), 'frost-'));
+  try {
+    writeFileSync(join(dir, 'pub.pem'), publicKeyPem);
+    writeFileSync(join(dir, 'data.bin'), message);
+    writeFileSync(join(dir, 'sig.bin'), signature);
+    const out = execFileSync(
+      'openssl',
+      [
+        'pkeyutl',
+        '-verify',
+        '-pubin',
+        '-inkey',
+        'pub.pem',
+        '-rawin',
+        '-in',
+        'data.bin',
+        '-sigfile',
+        'sig.bin',
+      ],
+      { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    return out.includes('Signature Verified Successfully');
+  } catch {
+    return false;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

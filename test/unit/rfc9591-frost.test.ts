@@ -3,11 +3,7 @@
 // culprits named for bad shares and bad DKG packages, and one-time nonces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   checkDkgAgreement,
@@ -31,7 +27,7 @@ import {
   type FrostSignResponse,
 } from '../../src/crypto/threshold/frost-ed25519.js';
 import { secureRandom, type Random } from '../../src/env/random.js';
-import { dkgParticipants, endpoints, runDkg } from './frost-helpers.js';
+import { dkgParticipants, endpoints, opensslVerifies, runDkg } from './frost-helpers.js';
 
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -47,37 +43,6 @@ function scripted(chunks: Uint8Array[]): Random {
     },
     int: () => 0,
   };
-}
-
-/** `openssl pkeyutl -verify -rawin`: true when OpenSSL accepts the Ed25519 signature. */
-function opensslVerifies(publicKeyPem: string, message: Uint8Array, signature: Uint8Array): boolean {
-  const dir = mkdtempSync(join(tmpdir(), 'frost-'));
-  try {
-    writeFileSync(join(dir, 'pub.pem'), publicKeyPem);
-    writeFileSync(join(dir, 'data.bin'), message);
-    writeFileSync(join(dir, 'sig.bin'), signature);
-    const out = execFileSync(
-      'openssl',
-      [
-        'pkeyutl',
-        '-verify',
-        '-pubin',
-        '-inkey',
-        'pub.pem',
-        '-rawin',
-        '-in',
-        'data.bin',
-        '-sigfile',
-        'sig.bin',
-      ],
-      { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    return out.includes('Signature Verified Successfully');
-  } catch {
-    return false;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 function nodeVerifies(group: FrostGroupKey, message: Uint8Array, signature: Uint8Array): boolean {

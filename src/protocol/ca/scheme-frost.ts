@@ -165,7 +165,7 @@ export function frostThreshold(n: number, b: number): number {
 }
 
 /** What a member's node key signs: domain ‖ sid ‖ payload (the payload's first byte names its kind). */
-function signedMessage(sid: Uint8Array, payload: Uint8Array): Uint8Array {
+export function frostSignedMessage(sid: Uint8Array, payload: Uint8Array): Uint8Array {
   const out = new Uint8Array(SIGNED_DOMAIN.length + sid.length + payload.length);
   out.set(SIGNED_DOMAIN);
   out.set(sid, SIGNED_DOMAIN.length);
@@ -472,7 +472,7 @@ class FrostHolder implements SchemeHolder {
       if (j === identity.index) {
         if (!bytesEqual(m.payload, s.ownRound1!))
           throw new SchemeError('malformed', "broadcasts: this member's own broadcast was altered");
-      } else if (!identity.verify(j, signedMessage(sid, m.payload), m.signature)) {
+      } else if (!identity.verify(j, frostSignedMessage(sid, m.payload), m.signature)) {
         throw new SchemeError(
           'malformed',
           `broadcasts[${k}]: not signed by member ${j}'s node key (altered in relay)`,
@@ -591,7 +591,7 @@ class FrostHolder implements SchemeHolder {
       const p = decodeConfirmPayload(m.payload, s.n);
       if (p.index !== j)
         throw new SchemeError('malformed', `confirmations[${k}]: from ${p.index}, expected ${j}`);
-      if (j !== identity.index && !identity.verify(j, signedMessage(sid, m.payload), m.signature))
+      if (j !== identity.index && !identity.verify(j, frostSignedMessage(sid, m.payload), m.signature))
         throw new SchemeError('malformed', `confirmations[${k}]: not signed by member ${j}'s node key`);
       if (!bytesEqual(p.groupKeyDigest, own.digest)) disagree.push(j);
     });
@@ -732,7 +732,7 @@ class FrostHolder implements SchemeHolder {
   // --- helpers
 
   private signed(identity: HolderIdentity, sid: Uint8Array, payload: Uint8Array): Uint8Array {
-    return encodeSigned({ payload, signature: identity.sign(signedMessage(sid, payload)) });
+    return encodeSigned({ payload, signature: identity.sign(frostSignedMessage(sid, payload)) });
   }
 
   private encryptionKeys(identity: HolderIdentity, n: number): Uint8Array[] {
@@ -830,6 +830,18 @@ function messageOf(input: SignInput): Uint8Array {
 
 const coordinatorGroups = new GroupKeyCache();
 
+/** The scheme's public key bytes as a checked group key; a RangeError naming `publicKey` otherwise. */
+function groupKeyArgument(publicKey: Uint8Array): FrostGroupKey {
+  if (!(publicKey instanceof Uint8Array)) throw new TypeError('publicKey: expected bytes');
+  try {
+    return coordinatorGroups.get(publicKey);
+  } catch (e) {
+    if (e instanceof CodecError || e instanceof RangeError || e instanceof TypeError)
+      throw new RangeError(`publicKey: not an ed25519-frost group key (${e.message})`);
+    throw e;
+  }
+}
+
 function ed25519Key(publicKey: Uint8Array): KeyObject {
   return createPublicKey(ed25519PublicKeyPem(publicKey));
 }
@@ -860,7 +872,7 @@ async function confirmAndStore(
     try {
       const m = decodeSigned(a, 3 + 32, 'stored');
       const p = decodeStoredPayload(m.payload, n);
-      if (p.index !== i || !group.verify(i, signedMessage(sid, m.payload), m.signature))
+      if (p.index !== i || !group.verify(i, frostSignedMessage(sid, m.payload), m.signature))
         blame.add(i, 'its storage confirmation is not signed by its node key');
       else if (!bytesEqual(p.groupKeyDigest, digest)) blame.add(i, 'confirmed storing another key');
       else stored.push(i);
@@ -891,7 +903,7 @@ function readConfirmation(
   try {
     const m = decodeSigned(answer, outcomePayloadBytesMax(n), 'outcome');
     const p = decodeOutcomePayload(m.payload, n);
-    if (p.index !== i || !group.verify(i, signedMessage(sid, m.payload), m.signature)) {
+    if (p.index !== i || !group.verify(i, frostSignedMessage(sid, m.payload), m.signature)) {
       blame.add(i, 'its confirmation is not signed by its node key');
       return undefined;
     }
@@ -939,7 +951,7 @@ async function create(
     try {
       const m = decodeSigned(a, round1PayloadBytes(t), 'round1');
       const p = decodeRound1Payload(m.payload, n, t);
-      if (p.sender !== i || !group.verify(i, signedMessage(sid, m.payload), m.signature)) {
+      if (p.sender !== i || !group.verify(i, frostSignedMessage(sid, m.payload), m.signature)) {
         blame.add(i, 'its round-1 broadcast is not signed by its node key');
         continue;
       }
@@ -1059,7 +1071,7 @@ async function sign(
   void random; // nonces are the signers'; the coordinator draws nothing
   checkSid(sid);
   const message = messageOf(input);
-  const g = coordinatorGroups.get(publicKey);
+  const g = groupKeyArgument(publicKey);
   const n = group.n;
   const k = frostThreshold(n, group.b);
   if (g.participants !== n || g.threshold !== k)
@@ -1160,7 +1172,7 @@ export function frostCoordinator(): SchemeCoordinator {
     create,
     import: importKey,
     sign,
-    publicKeyPem: (publicKey) => ed25519PublicKeyPem(decodeGroupKey(publicKey).publicKey),
+    publicKeyPem: (publicKey) => ed25519PublicKeyPem(groupKeyArgument(publicKey).publicKey),
     verify: (publicKey, input, signature) => {
       try {
         if (input?.kind !== 'message' || !(signature instanceof Uint8Array) || signature.length !== 64)
