@@ -24,6 +24,7 @@ import {
   decodeStoredShare,
   encodeComplaintPayload,
   encodeConfirmPayload,
+  encodeDkgOpen,
   encodeKeyConfirmations,
   encodeSigned,
 } from '../../src/protocol/ca/frost-messages.js';
@@ -678,4 +679,38 @@ void test('decoders refuse every mutation of valid bodies with CodecError only (
       }
     }
   }
+});
+
+void test('holders enforce the decided parameters: k = n − b, their own n, and only their own stored share', async () => {
+  const { g, key } = await keyed(4);
+  const holder = g.h.holders[0]!;
+  const identity = g.h.identities[0]!;
+  for (const [nn, t] of [
+    [4, 2], // a 2-of-4 key would let two colluders sign
+    [4, 4],
+    [5, 4],
+  ] as const)
+    assert.equal(
+      await refusal(holder.setup(identity, secureRandom.bytes(32), encodeDkgOpen({ n: nn, t }), g.h.nowMs)),
+      'refused',
+      `n = ${nn}, t = ${t}`,
+    );
+  // Another member's stored share (or a corrupted one) is refused before any nonce is drawn.
+  const input = message('whose share');
+  g.h.received.clear();
+  await sign(g, key, input);
+  const commitBody = received(g.h, 1, FROST_ROUNDS.commit)[0]!;
+  assert.equal(
+    await refusal(holder.sign(identity, g.h.keys[1]!, secureRandom.bytes(32), input, commitBody, g.h.nowMs)),
+    'refused',
+  );
+  const corrupted = { ...g.h.keys[0]!, share: flipBit(g.h.keys[0]!.share, 10) };
+  assert.equal(
+    await refusal(holder.sign(identity, corrupted, secureRandom.bytes(32), input, commitBody, g.h.nowMs)),
+    'refused',
+  );
+  assert.equal(
+    await refusal(holder.sign(identity, g.h.keys[0]!, secureRandom.bytes(31), input, commitBody, g.h.nowMs)),
+    'malformed',
+  );
 });

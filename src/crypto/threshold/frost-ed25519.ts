@@ -3,8 +3,9 @@
  * strict layer over @noble/curves' FROST (`createFROST`, configured as its `ed25519_FROST`).
  *
  * - Key generation: the Pedersen DKG with proofs of knowledge of Komlo–Goldberg FROST (SAC 2020, Figure 1),
- *   as split into rounds by noble / frost-rs (RFC 9591 leaves DKG out of scope), or a trusted-dealer split
- *   of an existing Ed25519 key (RFC 9591 Appendix C) for importing a key from PEM.
+ *   as split into rounds by noble / frost-rs (RFC 9591 leaves DKG out of scope), with the paper's context
+ *   string Φ (session, t, n, members' keys) in every proof, so no proof carries over to another session;
+ *   or a trusted-dealer split of an existing Ed25519 key (RFC 9591 Appendix C) for importing a key from PEM.
  * - Signing: RFC 9591 §5 two rounds — commit (§5.1) and sign (§5.2) on each signer, share verification
  *   (§5.4) and aggregation (§5.3) on the coordinator, then an RFC 8032 verification with node:crypto.
  *

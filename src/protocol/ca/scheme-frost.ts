@@ -64,7 +64,6 @@ import {
   FrostRequestError,
   isFrostElement,
   validateGroupKey,
-  validateKeyShare,
   validateSigningShare,
   type DkgContext,
   type DkgRound1Message,
@@ -292,26 +291,23 @@ class FrostHolder implements SchemeHolder {
     nowMs: number,
   ): Promise<SetupReply> {
     const key = this.sessionKey(sid, body, nowMs);
-    switch (body[0]) {
-      case TAG.dkgOpen:
-        return this.dkgOpen(identity, sid, key, body, nowMs);
-      case TAG.importDeal:
-        return this.importDeal(identity, sid, key, body, nowMs);
-      case TAG.dkgBroadcasts:
-        return this.inSession(key, () =>
-          this.dkgBroadcasts(identity, sid, this.setupAt(key, 'round1'), body),
-        );
-      case TAG.dkgPackages:
-        return this.inSession(key, () =>
-          this.dkgPackages(identity, sid, key, this.setupAt(key, 'round2'), body),
-        );
-      case TAG.keyConfirmations:
-        return this.inSession(key, () =>
-          this.keyConfirmations(identity, sid, key, this.setupAt(key, 'confirmed'), body),
-        );
-      default:
-        throw new SchemeError('malformed', `setup: unknown body tag ${String(body[0])}`);
-    }
+    // Any refusal ends the session under `sid`, if one is open (a replayed open included).
+    return this.inSession(key, () => {
+      switch (body[0]) {
+        case TAG.dkgOpen:
+          return this.dkgOpen(identity, sid, key, body, nowMs);
+        case TAG.importDeal:
+          return this.importDeal(identity, sid, key, body, nowMs);
+        case TAG.dkgBroadcasts:
+          return this.dkgBroadcasts(identity, sid, this.setupAt(key, 'round1'), body);
+        case TAG.dkgPackages:
+          return this.dkgPackages(identity, sid, key, this.setupAt(key, 'round2'), body);
+        case TAG.keyConfirmations:
+          return this.keyConfirmations(identity, sid, key, this.setupAt(key, 'confirmed'), body);
+        default:
+          throw new SchemeError('malformed', `setup: unknown body tag ${String(body[0])}`);
+      }
+    });
   }
 
   async sign(
@@ -431,30 +427,28 @@ class FrostHolder implements SchemeHolder {
     const staticPublicKeys = this.encryptionKeys(identity, n);
     const session: SetupSession = { kind: 'setup', openedMs: nowMs, n, t, step: 'round1' };
     this.openSession(key, session);
-    return this.inSession(key, () => {
-      const participant = checked(
-        'refused',
-        'dkgOpen',
-        () =>
-          new FrostDkgParticipant({
-            sessionId: sid,
-            index,
-            threshold: t,
-            participants: n,
-            staticPrivateKey: identity.encryption.secretKey,
-            staticPublicKeys,
-            random: this.random,
-          }),
-      );
-      session.participant = participant;
-      const payload = encodeRound1Payload({
-        sender: index,
-        commitment: participant.round1.commitment,
-        proofOfKnowledge: participant.round1.proofOfKnowledge,
-      });
-      session.ownRound1 = payload;
-      return { response: this.signed(identity, sid, payload) };
+    const participant = checked(
+      'refused',
+      'dkgOpen',
+      () =>
+        new FrostDkgParticipant({
+          sessionId: sid,
+          index,
+          threshold: t,
+          participants: n,
+          staticPrivateKey: identity.encryption.secretKey,
+          staticPublicKeys,
+          random: this.random,
+        }),
+    );
+    session.participant = participant;
+    const payload = encodeRound1Payload({
+      sender: index,
+      commitment: participant.round1.commitment,
+      proofOfKnowledge: participant.round1.proofOfKnowledge,
     });
+    session.ownRound1 = payload;
+    return { response: this.signed(identity, sid, payload) };
   }
 
   private dkgBroadcasts(
@@ -554,26 +548,30 @@ class FrostHolder implements SchemeHolder {
     const { n, t, index } = groupParameters(identity);
     const session: SetupSession = { kind: 'setup', openedMs: nowMs, n, t, step: 'confirmed' };
     this.openSession(key, session);
-    return this.inSession(key, () => {
-      const group = checked('malformed', 'importDeal.groupKey', () => this.groups.get(m.groupKey));
-      if (group.participants !== n || group.threshold !== t)
-        throw new SchemeError(
-          'refused',
-          `importDeal: expected n = ${n}, k = ${t}, got n = ${group.participants}, k = ${group.threshold}`,
-        );
-      const digest = sha256(m.groupKey);
-      const signingShare = openBox(identity.encryption, m.box, importAad(sid, index, digest));
-      if (signingShare === undefined || m.box.length !== IMPORT_BOX_BYTES)
-        throw new SchemeError('malformed', 'importDeal.box: does not open with this member key and session');
-      const share: FrostKeyShare = { group, index, signingShare };
-      checked('refused', 'importDeal: the dealt share does not match the dealt group key', () =>
-        validateKeyShare(share),
+    const group = checked('malformed', 'importDeal.groupKey', () => this.groups.get(m.groupKey));
+    if (group.participants !== n || group.threshold !== t)
+      throw new SchemeError(
+        'refused',
+        `importDeal: expected n = ${n}, k = ${t}, got n = ${group.participants}, k = ${group.threshold}`,
       );
-      session.result = { share, groupKey: new Uint8Array(m.groupKey), digest };
-      return {
-        response: this.signed(identity, sid, encodeConfirmPayload({ index, groupKeyDigest: digest })),
-      };
-    });
+    const digest = sha256(m.groupKey);
+    const signingShare = openBox(identity.encryption, m.box, importAad(sid, index, digest));
+    if (signingShare === undefined || m.box.length !== IMPORT_BOX_BYTES)
+      throw new SchemeError('malformed', 'importDeal.box: does not open with this member key and session');
+    const share: FrostKeyShare = { group, index, signingShare };
+    try {
+      // The group key was checked (cache); this is RFC 9591 Appendix C.2 vss_verify of the dealt share.
+      checked('refused', 'importDeal: the dealt share does not match the dealt group key', () =>
+        validateSigningShare(share),
+      );
+    } catch (e) {
+      signingShare.fill(0);
+      throw e;
+    }
+    session.result = { share, groupKey: new Uint8Array(m.groupKey), digest };
+    return {
+      response: this.signed(identity, sid, encodeConfirmPayload({ index, groupKeyDigest: digest })),
+    };
   }
 
   private keyConfirmations(
