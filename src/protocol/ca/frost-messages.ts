@@ -140,6 +140,7 @@ export interface StoredShare {
   readonly groupKeyDigest: Uint8Array;
 }
 
+/** Encodes a holder's stored share. */
 export function encodeStoredShare(s: StoredShare): Uint8Array {
   return new ByteWriter(1 + 6 + SCALAR_BYTES + DIGEST_BYTES)
     .u8(TAG.keyShare)
@@ -151,6 +152,7 @@ export function encodeStoredShare(s: StoredShare): Uint8Array {
     .finish();
 }
 
+/** Decodes a stored share (index within 1..n, 2 ≤ t ≤ n). */
 export function decodeStoredShare(bytes: Uint8Array): StoredShare {
   return decodeWith(bytes, 'share', (r) => {
     expectTag(r, TAG.keyShare, 'share');
@@ -172,6 +174,7 @@ export interface Signed {
   readonly signature: Uint8Array;
 }
 
+/** Encodes a payload with its node-key signature. */
 export function encodeSigned(s: Signed): Uint8Array {
   return new ByteWriter(8 + s.payload.length + s.signature.length)
     .bytes(s.payload)
@@ -185,6 +188,7 @@ function readSigned(r: ByteReader, payloadMax: number, field: string): Signed {
   return { payload, signature };
 }
 
+/** Decodes a signed message whose payload is at most `payloadMax` bytes. */
 export function decodeSigned(bytes: Uint8Array, payloadMax: number, field: string): Signed {
   return decodeWith(bytes, field, (r) => readSigned(r, payloadMax, field));
 }
@@ -202,10 +206,12 @@ export interface DkgOpen {
   readonly t: number;
 }
 
+/** Encodes step 1 of a DKG. */
 export function encodeDkgOpen(m: DkgOpen): Uint8Array {
   return new ByteWriter(5).u8(TAG.dkgOpen).u16(m.n).u16(m.t).finish();
 }
 
+/** Decodes step 1 of a DKG. */
 export function decodeDkgOpen(bytes: Uint8Array): DkgOpen {
   return decodeWith(bytes, 'dkgOpen', (r) => {
     expectTag(r, TAG.dkgOpen, 'dkgOpen');
@@ -220,16 +226,19 @@ export interface Round1Payload {
   readonly proofOfKnowledge: Uint8Array;
 }
 
+/** Exact size of a round-1 payload with t commitments. */
 export function round1PayloadBytes(t: number): number {
   return 5 + POINT_BYTES * t + PROOF_BYTES;
 }
 
+/** Encodes a round-1 broadcast payload (signed by its sender). */
 export function encodeRound1Payload(m: Round1Payload): Uint8Array {
   const w = new ByteWriter(round1PayloadBytes(m.commitment.length)).u8(TAG.round1).u16(m.sender);
   writeList(w, m.commitment, (w, c) => w.raw(c));
   return w.raw(m.proofOfKnowledge).finish();
 }
 
+/** Decodes a round-1 payload from one of n members with exactly t commitments. */
 export function decodeRound1Payload(bytes: Uint8Array, n: number, t: number): Round1Payload {
   return decodeWith(bytes, 'round1', (r) => {
     expectTag(r, TAG.round1, 'round1');
@@ -303,12 +312,14 @@ export interface PackagesAnswer {
   readonly packages: readonly SealedPackage[];
 }
 
+/** Encodes a step-2 answer. */
 export function encodePackagesAnswer(m: PackagesAnswer): Uint8Array {
   const w = new ByteWriter().u8(TAG.packages).u16(m.sender);
   writeList(w, m.packages, writePackage);
   return w.finish();
 }
 
+/** Decodes a step-2 answer: n − 1 packages, one per other member. */
 export function decodePackagesAnswer(bytes: Uint8Array, n: number): PackagesAnswer {
   return decodeWith(bytes, 'packages', (r) => {
     expectTag(r, TAG.packages, 'packages');
@@ -324,6 +335,7 @@ export function encodeDkgPackages(packages: readonly SealedPackage[]): Uint8Arra
   return w.finish();
 }
 
+/** Decodes step 3 for `recipient`: n − 1 packages, one from each other member. */
 export function decodeDkgPackages(bytes: Uint8Array, n: number, recipient: number): SealedPackage[] {
   return decodeWith(bytes, 'dkgPackages', (r) => {
     expectTag(r, TAG.dkgPackages, 'dkgPackages');
@@ -345,10 +357,12 @@ export interface ComplaintPayload {
   readonly accused: readonly number[];
 }
 
+/** Encodes a confirmation payload (signed by its sender). */
 export function encodeConfirmPayload(m: Omit<ConfirmPayload, 'kind'>): Uint8Array {
   return new ByteWriter(3 + DIGEST_BYTES).u8(TAG.confirm).u16(m.index).raw(m.groupKeyDigest).finish();
 }
 
+/** Encodes a complaint payload (signed by its sender). */
 export function encodeComplaintPayload(m: Omit<ComplaintPayload, 'kind'>): Uint8Array {
   const w = new ByteWriter().u8(TAG.complaint).u16(m.index);
   writeList(w, m.accused, (w, j) => w.u16(j));
@@ -360,6 +374,7 @@ export function outcomePayloadBytesMax(n: number): number {
   return Math.max(3 + DIGEST_BYTES, 5 + 2 * n);
 }
 
+/** Decodes a step-3 answer payload: a confirmation, or a complaint naming 1..n − 1 others. */
 export function decodeOutcomePayload(bytes: Uint8Array, n: number): ConfirmPayload | ComplaintPayload {
   return decodeWith(bytes, 'outcome', (r) => {
     const tag = r.u8('outcome.tag');
@@ -390,6 +405,7 @@ export function encodeKeyConfirmations(confirmations: readonly Uint8Array[]): Ui
   return w.finish();
 }
 
+/** Decodes step 4: exactly n signed confirmations (each still to be decoded and verified). */
 export function decodeKeyConfirmations(bytes: Uint8Array, n: number): Signed[] {
   const payloadMax = 3 + DIGEST_BYTES;
   return decodeWith(bytes, 'keyConfirmations', (r) => {
@@ -409,6 +425,7 @@ export function encodeStoredPayload(index: number, groupKeyDigest: Uint8Array): 
   return new ByteWriter(3 + DIGEST_BYTES).u8(TAG.stored).u16(index).raw(groupKeyDigest).finish();
 }
 
+/** Decodes a step-4 answer payload. */
 export function decodeStoredPayload(
   bytes: Uint8Array,
   n: number,
@@ -432,6 +449,7 @@ export interface ImportDeal {
   readonly box: Uint8Array;
 }
 
+/** Encodes an import request. */
 export function encodeImportDeal(m: ImportDeal): Uint8Array {
   return new ByteWriter(1 + 4 + m.groupKey.length + m.box.length)
     .u8(TAG.importDeal)
@@ -440,6 +458,7 @@ export function encodeImportDeal(m: ImportDeal): Uint8Array {
     .finish();
 }
 
+/** Decodes an import request (group key bounded, box of exactly one sealed share). */
 export function decodeImportDeal(bytes: Uint8Array): ImportDeal {
   return decodeWith(bytes, 'importDeal', (r) => {
     expectTag(r, TAG.importDeal, 'importDeal');
@@ -459,6 +478,7 @@ export interface SignCommit {
   readonly messageDigest: Uint8Array;
 }
 
+/** Encodes a commit request. */
 export function encodeSignCommit(m: SignCommit): Uint8Array {
   return new ByteWriter(2 + 2 * DIGEST_BYTES)
     .u8(TAG.signCommit)
@@ -468,6 +488,7 @@ export function encodeSignCommit(m: SignCommit): Uint8Array {
     .finish();
 }
 
+/** Decodes a commit request. */
 export function decodeSignCommit(bytes: Uint8Array): SignCommit {
   return decodeWith(bytes, 'signCommit', (r) => {
     expectTag(r, TAG.signCommit, 'signCommit');
@@ -491,6 +512,7 @@ export interface CommitmentAnswer extends Commitment {
   readonly attempt: number;
 }
 
+/** Encodes a commit answer. */
 export function encodeCommitmentAnswer(m: CommitmentAnswer): Uint8Array {
   return new ByteWriter(4 + 2 * POINT_BYTES)
     .u8(TAG.commitment)
@@ -501,6 +523,7 @@ export function encodeCommitmentAnswer(m: CommitmentAnswer): Uint8Array {
     .finish();
 }
 
+/** Decodes a commit answer from one of n members. */
 export function decodeCommitmentAnswer(bytes: Uint8Array, n: number): CommitmentAnswer {
   return decodeWith(bytes, 'commitment', (r) => {
     expectTag(r, TAG.commitment, 'commitment');
@@ -518,6 +541,7 @@ export interface SignShareRequest extends SignCommit {
   readonly commitments: readonly Commitment[];
 }
 
+/** Encodes a sign request (commitments in increasing index order). */
 export function encodeSignShareRequest(m: SignShareRequest): Uint8Array {
   const w = new ByteWriter(2 + 2 * DIGEST_BYTES + 2 + m.commitments.length * (2 + 2 * POINT_BYTES))
     .u8(TAG.signShare)
@@ -528,6 +552,7 @@ export function encodeSignShareRequest(m: SignShareRequest): Uint8Array {
   return w.finish();
 }
 
+/** Decodes a sign request: t..n commitments with strictly increasing indices in 1..n. */
 export function decodeSignShareRequest(bytes: Uint8Array, n: number, t: number): SignShareRequest {
   return decodeWith(bytes, 'signShare', (r) => {
     expectTag(r, TAG.signShare, 'signShare');
@@ -558,6 +583,7 @@ export interface SignatureShareAnswer {
   readonly share: Uint8Array;
 }
 
+/** Encodes a sign answer. */
 export function encodeSignatureShareAnswer(m: SignatureShareAnswer): Uint8Array {
   return new ByteWriter(4 + SCALAR_BYTES)
     .u8(TAG.signatureShare)
@@ -567,6 +593,7 @@ export function encodeSignatureShareAnswer(m: SignatureShareAnswer): Uint8Array 
     .finish();
 }
 
+/** Decodes a sign answer from one of n members. */
 export function decodeSignatureShareAnswer(bytes: Uint8Array, n: number): SignatureShareAnswer {
   return decodeWith(bytes, 'signatureShare', (r) => {
     expectTag(r, TAG.signatureShare, 'signatureShare');
