@@ -3,20 +3,17 @@
 // culprits named for bad shares and bad DKG packages, and one-time nonces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
   checkDkgAgreement,
+  checkDkgRound1,
   dealEd25519Key,
+  dkgGroupKey,
   frostAggregate,
   frostPublicKeyPem,
   frostSign,
   frostSignRequest,
-  FrostDkgParticipant,
   FrostProtocolError,
   FrostRequestError,
   FrostSigner,
@@ -26,11 +23,11 @@ import {
   type DkgRound1Message,
   type DkgRound2Message,
   type FrostGroupKey,
-  type FrostKeyShare,
   type FrostSignerEndpoint,
   type FrostSignResponse,
 } from '../../src/crypto/threshold/frost-ed25519.js';
 import { secureRandom, type Random } from '../../src/env/random.js';
+import { dkgParticipants, endpoints, opensslVerifies, runDkg } from './frost-helpers.js';
 
 const fromHex = (h: string) => new Uint8Array(Buffer.from(h, 'hex'));
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -46,83 +43,6 @@ function scripted(chunks: Uint8Array[]): Random {
     },
     int: () => 0,
   };
-}
-
-interface Dkg {
-  group: FrostGroupKey;
-  shares: FrostKeyShare[];
-}
-
-function dkgParticipants(n: number, t: number) {
-  const sessionId = secureRandom.bytes(32);
-  const statics = Array.from({ length: n }, () => secureRandom.bytes(32));
-  const publics = statics.map(x25519PublicKey);
-  return statics.map(
-    (sk, k) =>
-      new FrostDkgParticipant({
-        sessionId,
-        index: k + 1,
-        threshold: t,
-        participants: n,
-        staticPrivateKey: sk,
-        staticPublicKeys: publics,
-        random: secureRandom,
-      }),
-  );
-}
-
-function runDkg(n: number, t: number): Dkg {
-  const parties = dkgParticipants(n, t);
-  const round1 = parties.map((p) => p.round1);
-  const round2 = parties.flatMap((p) => p.round2Packages(round1));
-  const shares = parties.map((p) => p.finish(round2.filter((m) => m.recipient === p.index)));
-  const group = checkDkgAgreement(shares);
-  return { group, shares };
-}
-
-function endpoint(signer: FrostSigner): FrostSignerEndpoint {
-  return {
-    index: signer.index,
-    commit: async (r) => signer.commit(r),
-    sign: async (r) => signer.sign(r),
-  };
-}
-
-function endpoints(shares: readonly FrostKeyShare[], only?: readonly number[]): FrostSignerEndpoint[] {
-  return shares
-    .filter((s) => only === undefined || only.includes(s.index))
-    .map((s) => endpoint(new FrostSigner(s, secureRandom)));
-}
-
-/** `openssl pkeyutl -verify -rawin`: true when OpenSSL accepts the Ed25519 signature. */
-function opensslVerifies(publicKeyPem: string, message: Uint8Array, signature: Uint8Array): boolean {
-  const dir = mkdtempSync(join(tmpdir(), 'frost-'));
-  try {
-    writeFileSync(join(dir, 'pub.pem'), publicKeyPem);
-    writeFileSync(join(dir, 'data.bin'), message);
-    writeFileSync(join(dir, 'sig.bin'), signature);
-    const out = execFileSync(
-      'openssl',
-      [
-        'pkeyutl',
-        '-verify',
-        '-pubin',
-        '-inkey',
-        'pub.pem',
-        '-rawin',
-        '-in',
-        'data.bin',
-        '-sigfile',
-        'sig.bin',
-      ],
-      { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    return out.includes('Signature Verified Successfully');
-  } catch {
-    return false;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 function nodeVerifies(group: FrostGroupKey, message: Uint8Array, signature: Uint8Array): boolean {
@@ -426,13 +346,15 @@ void test('DKG: a tampered round-2 package, a bad proof of knowledge and relay e
       (e: unknown) => e instanceof FrostProtocolError && e.culprits.join() === '4',
     );
   }
-  // The relay shows participant 1 a different (well-formed) round-1 broadcast of participant 4.
+  // The relay shows participant 1 a different (well-formed) round-1 broadcast of participant 4: one the
+  // relay made itself for this very session (a proof of knowledge shows that its maker knows the secret,
+  // not who the maker is), so only the transcript hash sealed into the round-2 packages catches it.
   {
-    const parties = dkgParticipants(4, 3);
+    const sessionId = secureRandom.bytes(32);
+    const statics = Array.from({ length: 4 }, () => secureRandom.bytes(32));
+    const parties = dkgParticipants(4, 3, sessionId, statics);
     const round1 = parties.map((p) => p.round1);
-    const other = dkgParticipants(4, 3);
-    const forged: DkgRound1Message = { ...other[3]!.round1, sessionId: round1[3]!.sessionId };
-    // A proof of knowledge binds the index, not the session: the forged one from another run verifies.
+    const forged = dkgParticipants(4, 3, sessionId, statics)[3]!.round1;
     const packages: DkgRound2Message[] = [
       ...parties[0]!.round2Packages([round1[0]!, round1[1]!, round1[2]!, forged]),
       ...parties.slice(1).flatMap((p) => p.round2Packages(round1)),
@@ -469,4 +391,52 @@ void test('entry checks: parameters, indices, session identifiers and key shares
     shares[0]!.signingShare.some((b) => b !== 0),
     "destroy() zeroes the signer's own copy only",
   );
+});
+
+void test('DKG: a proof of knowledge is bound to its session (Komlo–Goldberg context): a round-1 broadcast replayed from another session is refused, naming its sender', () => {
+  // The same group (same static keys) runs two DKG sessions; the relay replays participant 4's round-1
+  // broadcast of session B into session A, relabelled with A's identifier.
+  const statics = Array.from({ length: 4 }, () => secureRandom.bytes(32));
+  const a = dkgParticipants(4, 3, secureRandom.bytes(32), statics);
+  const b = dkgParticipants(4, 3, secureRandom.bytes(32), statics);
+  const round1 = a.map((p) => p.round1);
+  const replayed: DkgRound1Message = { ...b[3]!.round1, sessionId: round1[3]!.sessionId };
+  assert.throws(
+    () => a[0]!.round2Packages([round1[0]!, round1[1]!, round1[2]!, replayed]),
+    (e: unknown) => e instanceof FrostProtocolError && e.culprits.join() === '4',
+  );
+  const context = {
+    sessionId: round1[0]!.sessionId,
+    threshold: 3,
+    participants: 4,
+    staticPublicKeys: statics.map(x25519PublicKey),
+  };
+  assert.throws(
+    () => checkDkgRound1(context, [round1[0]!, round1[1]!, round1[2]!, replayed]),
+    (e: unknown) => e instanceof FrostProtocolError && e.culprits.join() === '4',
+  );
+  // Without the replay the session completes, and the coordinator derives the agreed group key from the
+  // round-1 broadcasts alone.
+  const sessionId = secureRandom.bytes(32);
+  const fresh = dkgParticipants(4, 3, sessionId, statics);
+  const r1 = fresh.map((p) => p.round1);
+  checkDkgRound1({ ...context, sessionId }, r1);
+  const r2 = fresh.flatMap((p) => p.round2Packages(r1));
+  const shares = fresh.map((p) => p.finish(r2.filter((m) => m.recipient === p.index)));
+  assert.deepEqual(dkgGroupKey({ ...context, sessionId }, r1), checkDkgAgreement(shares));
+});
+
+void test('DKG: a dealer whose sealed shares do not lie on its committed polynomial is named by every recipient (VSS check)', () => {
+  const parties = dkgParticipants(4, 3);
+  // Participant 2 turns malicious after its broadcast: it evaluates a different polynomial than the one it
+  // committed to, and seals the resulting shares correctly (they authenticate, only the VSS check fails).
+  const secret = (parties[1] as unknown as { secret: { coefficients: bigint[] } }).secret;
+  secret.coefficients[1]! += 1n;
+  const round1 = parties.map((p) => p.round1);
+  const round2 = parties.flatMap((p) => p.round2Packages(round1));
+  for (const recipient of [1, 3, 4])
+    assert.throws(
+      () => parties[recipient - 1]!.finish(round2.filter((m) => m.recipient === recipient)),
+      (e: unknown) => e instanceof FrostProtocolError && e.culprits.join() === '2' && /VSS/.test(e.message),
+    );
 });

@@ -23,15 +23,9 @@ import {
   type CertificateSignatureAlgorithm,
   type CertificateSigner,
 } from '../../src/crypto/threshold/x509.js';
-import {
-  checkDkgAgreement,
-  frostPublicKeyPem,
-  frostSign,
-  FrostDkgParticipant,
-  FrostSigner,
-  x25519PublicKey,
-} from '../../src/crypto/threshold/frost-ed25519.js';
+import { frostPublicKeyPem, frostSign } from '../../src/crypto/threshold/frost-ed25519.js';
 import { secureRandom } from '../../src/env/random.js';
+import { endpoints, runDkg } from './frost-helpers.js';
 
 const NOW_MS = Date.now();
 const DAY_SECONDS = 24 * 3600;
@@ -300,46 +294,19 @@ void test('a signer returning an invalid signature issues nothing', async () => 
 });
 
 void test('FROST threshold Ed25519 CA (DKG 3-of-4): the issued certificate verifies with openssl', async () => {
-  const n = 4;
-  const t = 3;
-  const sessionId = secureRandom.bytes(32);
-  const statics = Array.from({ length: n }, () => secureRandom.bytes(32));
-  const publics = statics.map(x25519PublicKey);
-  const parties = statics.map(
-    (sk, k) =>
-      new FrostDkgParticipant({
-        sessionId,
-        index: k + 1,
-        threshold: t,
-        participants: n,
-        staticPrivateKey: sk,
-        staticPublicKeys: publics,
-        random: secureRandom,
-      }),
-  );
-  const round1 = parties.map((p) => p.round1);
-  const round2 = parties.flatMap((p) => p.round2Packages(round1));
-  const shares = parties.map((p) => p.finish(round2.filter((m) => m.recipient === p.index)));
-  const group = checkDkgAgreement(shares);
-  const endpoints = shares.map((s) => {
-    const signer = new FrostSigner(s, secureRandom);
-    return {
-      index: s.index,
-      commit: async (r: never) => signer.commit(r),
-      sign: async (r: never) => signer.sign(r),
-    };
-  });
+  // Signer 2 is down: the remaining three still sign.
+  const { group, shares } = runDkg(4, 3);
+  const available = endpoints(shares).filter((e) => e.index !== 2);
   let signatures = 0;
   const signer: CertificateSigner = {
     algorithm: 'ed25519',
     publicKeyPem: frostPublicKeyPem(group),
     sign: async (tbs) => {
       signatures++;
-      // Signer 2 is down: the remaining three still sign.
       const result = await frostSign({
         group,
         message: tbs,
-        endpoints: endpoints.filter((e) => e.index !== 2),
+        endpoints: available,
         random: secureRandom,
       });
       return result.signature;

@@ -1,10 +1,11 @@
 /**
  * FROST(Ed25519, SHA-512) threshold signatures (RFC 9591) for bftkv's distributed signing (issue 5): a thin,
- * strict layer over @noble/curves' `ed25519_FROST`.
+ * strict layer over @noble/curves' FROST (`createFROST`, configured as its `ed25519_FROST`).
  *
  * - Key generation: the Pedersen DKG with proofs of knowledge of Komlo–Goldberg FROST (SAC 2020, Figure 1),
- *   as split into rounds by noble / frost-rs (RFC 9591 leaves DKG out of scope), or a trusted-dealer split
- *   of an existing Ed25519 key (RFC 9591 Appendix C) for importing a key from PEM.
+ *   as split into rounds by noble / frost-rs (RFC 9591 leaves DKG out of scope), with the paper's context
+ *   string Φ (session, t, n, members' keys) in every proof, so no proof carries over to another session;
+ *   or a trusted-dealer split of an existing Ed25519 key (RFC 9591 Appendix C) for importing a key from PEM.
  * - Signing: RFC 9591 §5 two rounds — commit (§5.1) and sign (§5.2) on each signer, share verification
  *   (§5.4) and aggregation (§5.3) on the coordinator, then an RFC 8032 verification with node:crypto.
  *
@@ -31,8 +32,11 @@ import {
   verify as nodeVerify,
   type KeyObject,
 } from 'node:crypto';
-import { ed25519, ed25519_FROST } from '@noble/curves/ed25519.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { createFROST } from '@noble/curves/abstract/frost.js';
+import { sha512 } from '@noble/hashes/sha2.js';
 import type {
+  FROST,
   DKG_Round1,
   DKG_Round2,
   DKG_Secret,
@@ -169,7 +173,30 @@ export interface FrostSignResponse {
 // Entry checks
 
 const Point = ed25519.Point;
-const Fn = ed25519_FROST.utils.Fn;
+
+/** RFC 9591's ciphersuite name for FROST(Ed25519, SHA-512); noble derives every hash prefix from it. */
+const SUITE_NAME = 'FROST-ED25519-SHA512-v1';
+
+/**
+ * noble's FROST(Ed25519, SHA-512) (RFC 9591 §6.1), configured exactly as its `ed25519_FROST` — suite name,
+ * SHA-512, undecorated H2 — minus that export's extra point hook: noble's generic DeserializeElement already
+ * refuses off-curve, identity and non-prime-order points (RFC 9591 §3.1), and the hook repeated the
+ * subgroup check, the costliest step (a 253-bit scalar multiplication per point). The RFC 9591 Appendix E.1
+ * vector test pins this suite to the RFC. `hdkg` replaces the prefix of the DKG proof-of-knowledge hash.
+ */
+function frostSuite(hdkg?: string): FROST {
+  return createFROST({
+    name: SUITE_NAME,
+    Point,
+    hash: sha512,
+    H2: '',
+    ...(hdkg === undefined ? {} : { HDKG: hdkg }),
+  });
+}
+
+/** The signing suite. */
+const suite = frostSuite();
+const Fn = suite.utils.Fn;
 
 /** Array check that keeps the declared element type (Array.isArray would widen it to any[]). */
 function isList(x: unknown): boolean {
@@ -245,7 +272,7 @@ const identifierCache: string[] = [];
 function identifier(index: number): string {
   let id = identifierCache[index];
   if (id === undefined) {
-    id = ed25519_FROST.Identifier.fromNumber(index);
+    id = suite.Identifier.fromNumber(index);
     identifierCache[index] = id;
   }
   return id;
@@ -413,15 +440,30 @@ export function validateKeyShare(share: FrostKeyShare): void {
   if (typeof share !== 'object' || share === null)
     throw new TypeError(`share: expected an object, got ${describe(share)}`);
   validateGroupKey(share.group);
+  validateSigningShare(share);
+}
+
+/**
+ * Checks a key share whose group key was already checked (validateGroupKey): its index, and that its
+ * signing share s_i satisfies s_i·G = Y_i. As validateGroupKey checked Y_i = Σ_j C_j·i^j, this is RFC 9591
+ * Appendix C.2 vss_verify at the cost of one base-point multiplication.
+ */
+export function validateSigningShare(share: FrostKeyShare): void {
+  if (typeof share !== 'object' || share === null)
+    throw new TypeError(`share: expected an object, got ${describe(share)}`);
   checkIndex('share.index', share.index, share.group.participants);
   checkBytes('share.signingShare', share.signingShare, SCALAR_BYTES);
-  try {
-    ed25519_FROST.validateSecret(nobleSecret(share), noblePublic(share.group));
-  } catch {
+  const s = decodeScalar(share.signingShare);
+  const y = share.group.verifyingShares[share.index - 1];
+  if (s === undefined || s === 0n || y === undefined || !equalBytes(Point.BASE.multiply(s).toBytes(), y))
     throw new RangeError(
       `share.signingShare: does not match the VSS commitment for participant ${share.index}`,
     );
-  }
+}
+
+/** Whether `bytes` is a valid public group element (RFC 9591 §3.1 DeserializeElement for Ed25519). */
+export function isFrostElement(bytes: Uint8Array): boolean {
+  return decodeElement(bytes) !== undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -471,7 +513,7 @@ export function dealEd25519Key(options: {
   try {
     const ids: string[] = [];
     for (let i = 1; i <= participants; i++) ids.push(identifier(i));
-    dealt = ed25519_FROST.trustedDealer({ min: threshold, max: participants }, ids, secret, rngOf(random));
+    dealt = suite.trustedDealer({ min: threshold, max: participants }, ids, secret, rngOf(random));
   } finally {
     secret.fill(0);
     extended.head.fill(0);
@@ -607,19 +649,71 @@ function open(
 // ---------------------------------------------------------------------------------------------------------
 // Distributed key generation
 
-/** RFC 9591-style hash to scalar with noble's DKG prefix: the proof-of-knowledge challenge (FROST Fig. 1). */
-const DKG_DST = utf8('FROST-ED25519-SHA512-v1dkg');
+const DKG_CONTEXT_LABEL = utf8('bftkv/frost-ed25519/dkg-context/v1');
 
-function proofOfKnowledgeValid(index: number, commitment: readonly EdPoint[], proof: Uint8Array): boolean {
+/** What every participant of one DKG session agrees on before it starts (the coordinator too). */
+export interface DkgContext {
+  /** Fresh per DKG run, the same for every participant (chosen by the coordinator). */
+  readonly sessionId: Uint8Array;
+  readonly threshold: number;
+  readonly participants: number;
+  /** Every participant's raw static X25519 public key; staticPublicKeys[i-1] is participant i's. */
+  readonly staticPublicKeys: readonly Uint8Array[];
+}
+
+/** A checked copy of a DkgContext with its proof-of-knowledge hash prefix and ciphersuite. */
+interface CheckedDkgContext extends DkgContext {
+  /** Komlo–Goldberg's context string Φ, folded into the hash prefix of the proof-of-knowledge challenge. */
+  readonly dst: Uint8Array;
+  readonly suite: FROST;
+}
+
+function checkDkgContext(context: DkgContext): CheckedDkgContext {
+  if (typeof context !== 'object' || context === null)
+    throw new TypeError(`context: expected an object, got ${describe(context)}`);
+  const { threshold, participants, staticPublicKeys } = context;
+  checkParameters(threshold, participants);
+  const sessionId = new Uint8Array(checkSessionId('sessionId', context.sessionId));
+  if (!isList(staticPublicKeys) || staticPublicKeys.length !== participants)
+    throw new RangeError(
+      `staticPublicKeys: expected ${participants} keys, got ${describe(staticPublicKeys)}`,
+    );
+  staticPublicKeys.forEach((k, i) => checkBytes(`staticPublicKeys[${i}]`, k, X25519_KEY_BYTES));
+  if (new Set(staticPublicKeys.map(hex)).size !== participants)
+    throw new RangeError('staticPublicKeys: keys must be distinct');
+  const keys = staticPublicKeys.map((k) => new Uint8Array(k));
+  const h = createHash('sha256').update(DKG_CONTEXT_LABEL).update(lengthPrefixed(sessionId));
+  h.update(be16(threshold)).update(be16(participants));
+  for (const k of keys) h.update(k);
+  // Komlo–Goldberg FROST, Figure 1, round 1 step 2: c_i = H(i, Φ, g^{a_i0}, R_i) with a context string Φ
+  // that "prevents replay attacks". noble's challenge is H(prefix ‖ i ‖ φ_i0 ‖ R_i) with a fixed prefix,
+  // so the context goes into the prefix: a proof made for one session (or another group) fails in any other.
+  const dstString = `${SUITE_NAME}dkg/bftkv-context/${hex(new Uint8Array(h.digest()))}`;
+  return {
+    sessionId,
+    threshold,
+    participants,
+    staticPublicKeys: keys,
+    dst: utf8(dstString),
+    suite: frostSuite(dstString),
+  };
+}
+
+function proofOfKnowledgeValid(
+  dst: Uint8Array,
+  index: number,
+  commitment: readonly EdPoint[],
+  proof: Uint8Array,
+): boolean {
   // Komlo–Goldberg FROST, Figure 1, round 1 step 5: σ = (R, μ) is valid iff R = μ·G − c·φ₀ with
-  // c = H(i, φ₀, R). noble checks this too but cannot say whose proof failed, so we check it first.
+  // c = H(Φ, i, φ₀, R). noble checks this too but cannot say whose proof failed, so we check it first.
   if (proof.length !== SIGNATURE_BYTES) return false;
   const R = decodeElement(proof.subarray(0, POINT_BYTES));
   const mu = decodeScalar(proof.subarray(POINT_BYTES));
   const phi0 = commitment[0];
   if (R === undefined || mu === undefined || phi0 === undefined) return false;
   const digest = createHash('sha512')
-    .update(DKG_DST)
+    .update(dst)
     .update(Fn.toBytes(BigInt(index)))
     .update(phi0.toBytes())
     .update(R.toBytes())
@@ -628,18 +722,116 @@ function proofOfKnowledgeValid(index: number, commitment: readonly EdPoint[], pr
   return R.equals(Point.BASE.multiplyUnsafe(mu).subtract(phi0.multiplyUnsafe(c)));
 }
 
+/**
+ * Checks the n round-1 broadcasts of a DKG session, one per sender: session identifier, t valid commitment
+ * points and a valid proof of knowledge bound to the session (FROST Fig. 1 round 1 step 5). Names the
+ * senders whose broadcast is invalid; a list that is not one broadcast per participant names no one
+ * (the relay built it). `own`, when given, must appear unchanged. Returns the decoded commitments.
+ * With `deep` false only the shapes are checked (no points decoded): for a caller that hands the
+ * broadcasts to noble, which checks points and proofs itself, and calls this again deeply to name the
+ * culprits only when noble refuses.
+ */
+function checkRound1Messages(
+  c: CheckedDkgContext,
+  round1: readonly DkgRound1Message[],
+  own: DkgRound1Message | undefined,
+  deep: boolean,
+): Map<number, { message: DkgRound1Message; points: EdPoint[] }> {
+  const self = own?.sender ?? 0;
+  if (!isList(round1) || round1.length !== c.participants)
+    throw new FrostProtocolError(
+      `DKG round 1: expected ${c.participants} broadcasts, got ${describe(round1)}`,
+      missingSenders(round1, c.participants, self),
+    );
+  const bySender = new Map<number, { message: DkgRound1Message; points: EdPoint[] }>();
+  const culprits = new Set<number>();
+  for (const m of round1) {
+    const sender = (m as { sender?: unknown } | null)?.sender;
+    if (!isIndex(sender, c.participants) || bySender.has(sender))
+      throw new FrostProtocolError('DKG round 1: broadcast with a bad or duplicate sender', []);
+    if (!isBytes(m.sessionId) || !equalBytes(m.sessionId, c.sessionId)) {
+      culprits.add(sender);
+      bySender.set(sender, { message: m, points: [] });
+      continue;
+    }
+    if (own !== undefined && sender === own.sender) {
+      if (!sameRound1(m, own))
+        throw new FrostProtocolError(
+          "DKG round 1: this participant's own broadcast was altered by the relay",
+          [],
+        );
+      bySender.set(sender, { message: m, points: own.commitment.map((p) => Point.fromBytes(p)) });
+      continue;
+    }
+    const shaped =
+      isList(m.commitment) &&
+      m.commitment.length === c.threshold &&
+      m.commitment.every((p: unknown) => isBytes(p, POINT_BYTES)) &&
+      isBytes(m.proofOfKnowledge, SIGNATURE_BYTES);
+    if (!shaped || !deep) {
+      bySender.set(sender, { message: m, points: [] });
+      if (!shaped) culprits.add(sender);
+      continue;
+    }
+    const points = m.commitment.map((p: unknown) => decodeElement(p));
+    bySender.set(sender, { message: m, points: points as EdPoint[] });
+    if (
+      points.some((p) => p === undefined) ||
+      !proofOfKnowledgeValid(c.dst, sender, points as EdPoint[], m.proofOfKnowledge)
+    )
+      culprits.add(sender);
+  }
+  if (culprits.size > 0)
+    throw new FrostProtocolError(
+      'DKG round 1: invalid commitment or proof of knowledge',
+      [...culprits].sort((a, b) => a - b),
+    );
+  return bySender;
+}
+
+/**
+ * Coordinator side of DKG round 1: checks every broadcast as a participant would (culprits named) without
+ * taking part, so a relay can refuse to forward an invalid one and blame its sender itself.
+ */
+export function checkDkgRound1(context: DkgContext, round1: readonly DkgRound1Message[]): void {
+  checkRound1Messages(checkDkgContext(context), round1, undefined, true);
+}
+
+/**
+ * The group key a DKG ends with, computed from its round-1 broadcasts alone (public data): commitments
+ * C_k = Σ_j φ_jk, public key C_0, verifying shares Y_i = Σ_k C_k·i^k (FROST Fig. 1 round 2 steps 3–4).
+ * Every honest participant derives the same key from the same broadcasts; the coordinator uses this to
+ * check their confirmations without trusting any of them.
+ */
+export function dkgGroupKey(context: DkgContext, round1: readonly DkgRound1Message[]): FrostGroupKey {
+  const c = checkDkgContext(context);
+  const bySender = checkRound1Messages(c, round1, undefined, true);
+  const merged: EdPoint[] = [];
+  for (let k = 0; k < c.threshold; k++) {
+    let acc = Point.ZERO;
+    for (let j = 1; j <= c.participants; j++) acc = acc.add(bySender.get(j)!.points[k]!);
+    merged.push(acc);
+  }
+  if (merged.some((p) => p.is0()))
+    throw new FrostProtocolError('DKG: the summed commitment has an identity element', []);
+  const verifyingShares: Uint8Array[] = [];
+  for (let i = 1; i <= c.participants; i++) verifyingShares.push(vssEvaluate(merged, i).toBytes());
+  const commitments = merged.map((p) => p.toBytes());
+  return {
+    threshold: c.threshold,
+    participants: c.participants,
+    publicKey: new Uint8Array(commitments[0]!),
+    commitments,
+    verifyingShares,
+  };
+}
+
 /** Options of one participant's DKG session. */
-export interface DkgOptions {
-  /** Fresh per DKG run, the same for every participant (chosen by the coordinator). */
-  readonly sessionId: Uint8Array;
+export interface DkgOptions extends DkgContext {
   /** This participant's index, 1..participants. */
   readonly index: number;
-  readonly threshold: number;
-  readonly participants: number;
   /** This participant's raw 32-byte static X25519 private key. */
   readonly staticPrivateKey: Uint8Array;
-  /** Every participant's raw static X25519 public key; staticPublicKeys[i-1] is participant i's. */
-  readonly staticPublicKeys: readonly Uint8Array[];
   readonly random: Random;
 }
 
@@ -656,6 +848,7 @@ export class FrostDkgParticipant {
   readonly participants: number;
   /** This participant's round-1 broadcast, to be relayed to every other participant. */
   readonly round1: DkgRound1Message;
+  private readonly context: CheckedDkgContext;
   private readonly staticPublicKeys: readonly Uint8Array[];
   private readonly staticPrivate: KeyObject;
   private readonly random: Random;
@@ -666,26 +859,20 @@ export class FrostDkgParticipant {
   private commitmentsBySender = new Map<number, readonly Uint8Array[]>();
 
   constructor(options: DkgOptions) {
-    const { index, threshold, participants, staticPrivateKey, staticPublicKeys, random } = options;
-    checkParameters(threshold, participants);
-    this.sessionId = new Uint8Array(checkSessionId('sessionId', options.sessionId));
+    const { index, staticPrivateKey, random } = options;
+    this.context = checkDkgContext(options);
+    const { threshold, participants, staticPublicKeys } = this.context;
+    this.sessionId = this.context.sessionId;
     this.index = checkIndex('index', index, participants);
     this.threshold = threshold;
     this.participants = participants;
     checkBytes('staticPrivateKey', staticPrivateKey, X25519_KEY_BYTES);
-    if (!isList(staticPublicKeys) || staticPublicKeys.length !== participants)
-      throw new RangeError(
-        `staticPublicKeys: expected ${participants} keys, got ${describe(staticPublicKeys)}`,
-      );
-    staticPublicKeys.forEach((k, i) => checkBytes(`staticPublicKeys[${i}]`, k, X25519_KEY_BYTES));
-    if (new Set(staticPublicKeys.map(hex)).size !== participants)
-      throw new RangeError('staticPublicKeys: keys must be distinct');
     if (!equalBytes(x25519PublicKey(staticPrivateKey), staticPublicKeys[index - 1]!))
       throw new RangeError(`staticPrivateKey: does not match staticPublicKeys[${index - 1}]`);
-    this.staticPublicKeys = staticPublicKeys.map((k) => new Uint8Array(k));
+    this.staticPublicKeys = staticPublicKeys;
     this.staticPrivate = x25519Private(staticPrivateKey);
     this.random = random;
-    const r1 = ed25519_FROST.DKG.round1(
+    const r1 = this.context.suite.DKG.round1(
       identifier(index),
       { min: threshold, max: participants },
       undefined,
@@ -707,7 +894,9 @@ export class FrostDkgParticipant {
   round2Packages(round1: readonly DkgRound1Message[]): DkgRound2Message[] {
     this.expectStep('round1', 'round2Packages');
     try {
-      const bySender = this.checkRound1(round1);
+      const bySender = new Map(
+        [...checkRound1Messages(this.context, round1, this.round1, false)].map(([j, v]) => [j, v.message]),
+      );
       this.transcriptHash = this.hashTranscript(bySender);
       const others: DKG_Round1[] = [];
       for (let j = 1; j <= this.participants; j++) {
@@ -724,7 +913,18 @@ export class FrostDkgParticipant {
         );
       }
       this.round1Others = others;
-      const packages = ed25519_FROST.DKG.round2(this.secret!, others);
+      let packages: ReturnType<FROST['DKG']['round2']>;
+      try {
+        // noble checks every commitment point and proof of knowledge (FROST Fig. 1 round 1 step 5).
+        packages = this.context.suite.DKG.round2(this.secret!, others);
+      } catch (e) {
+        // Refused: the same checks again, one broadcast at a time, to name whose broadcast it was.
+        checkRound1Messages(this.context, round1, this.round1, true);
+        throw new FrostProtocolError(
+          `DKG round 1: refused (${e instanceof Error ? e.message : String(e)})`,
+          [],
+        );
+      }
       const out: DkgRound2Message[] = [];
       for (let j = 1; j <= this.participants; j++) {
         if (j === this.index) continue;
@@ -749,6 +949,7 @@ export class FrostDkgParticipant {
   finish(round2: readonly DkgRound2Message[]): FrostKeyShare {
     this.expectStep('round2', 'finish');
     const opened: DKG_Round2[] = [];
+    const openedFrom: number[] = [];
     try {
       if (!isList(round2) || round2.length !== this.participants - 1)
         throw new FrostProtocolError(
@@ -780,29 +981,32 @@ export class FrostDkgParticipant {
           culprits.add(sender);
           continue;
         }
-        // RFC 9591 Appendix C.2 vss_verify of the sender's share against the sender's own commitment.
-        try {
-          ed25519_FROST.validateSecret(
-            { identifier: identifier(this.index), signingShare: share as Uint8Array<ArrayBuffer> },
-            {
-              signers: { min: this.threshold, max: this.participants },
-              commitments: this.commitmentsBySender.get(sender)!.slice() as Uint8Array<ArrayBuffer>[],
-              verifyingShares: {},
-            },
-          );
-        } catch {
-          share.fill(0);
-          culprits.add(sender);
-          continue;
-        }
         opened.push({ identifier: identifier(sender), signingShare: share as Uint8Array<ArrayBuffer> });
+        openedFrom.push(sender);
       }
       if (culprits.size > 0)
         throw new FrostProtocolError(
-          'DKG round 2: packages that do not authenticate or fail the VSS check (tampered, or the sender saw a different round-1 transcript)',
+          'DKG round 2: packages that do not authenticate (tampered, or the sender saw a different round-1 transcript)',
           [...culprits].sort((a, b) => a - b),
         );
-      const key = ed25519_FROST.DKG.round3(this.secret!, this.round1Others!, opened);
+      let key: ReturnType<FROST['DKG']['round3']>;
+      try {
+        // noble checks each share against its sender's commitment (RFC 9591 Appendix C.2 vss_verify).
+        key = this.context.suite.DKG.round3(this.secret!, this.round1Others!, opened);
+      } catch (e) {
+        // Refused: check each share alone to name the senders whose share fails the VSS check.
+        const failed = opened
+          .map((o, k) => ({ share: o.signingShare, sender: openedFrom[k]! }))
+          .filter((o) => !this.shareMatchesCommitment(o.sender, o.share))
+          .map((o) => o.sender)
+          .sort((a, b) => a - b);
+        throw new FrostProtocolError(
+          failed.length > 0
+            ? 'DKG round 2: shares that fail the VSS check against their sender’s commitment'
+            : `DKG round 2: refused (${e instanceof Error ? e.message : String(e)})`,
+          failed,
+        );
+      }
       const group = groupFromNoble(key.public);
       const share: FrostKeyShare = {
         group,
@@ -821,13 +1025,30 @@ export class FrostDkgParticipant {
     }
   }
 
+  /** RFC 9591 Appendix C.2 vss_verify of one received share against its sender's own commitment. */
+  private shareMatchesCommitment(sender: number, share: Uint8Array): boolean {
+    try {
+      suite.validateSecret(
+        { identifier: identifier(this.index), signingShare: share as Uint8Array<ArrayBuffer> },
+        {
+          signers: { min: this.threshold, max: this.participants },
+          commitments: this.commitmentsBySender.get(sender)!.slice() as Uint8Array<ArrayBuffer>[],
+          verifyingShares: {},
+        },
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Destroys the secret state (best effort for bigints); the session cannot continue. */
   destroy(): void {
     if (this.step !== 'done') this.fail();
   }
 
   private fail(): void {
-    if (this.secret !== undefined) ed25519_FROST.DKG.clean(this.secret);
+    if (this.secret !== undefined) this.context.suite.DKG.clean(this.secret);
     this.secret = undefined;
     this.step = 'failed';
   }
@@ -846,54 +1067,6 @@ export class FrostDkgParticipant {
       senderStatic: this.staticPublicKeys[sender - 1]!,
       recipientStatic: this.staticPublicKeys[recipient - 1]!,
     };
-  }
-
-  private checkRound1(round1: readonly DkgRound1Message[]): Map<number, DkgRound1Message> {
-    if (!isList(round1) || round1.length !== this.participants)
-      throw new FrostProtocolError(
-        `DKG round 1: expected ${this.participants} broadcasts, got ${describe(round1)}`,
-        missingSenders(round1, this.participants, this.index),
-      );
-    const bySender = new Map<number, DkgRound1Message>();
-    const culprits = new Set<number>();
-    for (const m of round1) {
-      const sender = (m as { sender?: unknown } | null)?.sender;
-      if (!isIndex(sender, this.participants) || bySender.has(sender))
-        throw new FrostProtocolError('DKG round 1: broadcast with a bad or duplicate sender', []);
-      bySender.set(sender, m);
-      if (!isBytes(m.sessionId) || !equalBytes(m.sessionId, this.sessionId)) {
-        culprits.add(sender);
-        continue;
-      }
-      if (sender === this.index) {
-        if (!sameRound1(m, this.round1))
-          throw new FrostProtocolError(
-            "DKG round 1: this participant's own broadcast was altered by the relay",
-            [],
-          );
-        continue;
-      }
-      if (
-        !isList(m.commitment) ||
-        m.commitment.length !== this.threshold ||
-        !isBytes(m.proofOfKnowledge, SIGNATURE_BYTES)
-      ) {
-        culprits.add(sender);
-        continue;
-      }
-      const points: (EdPoint | undefined)[] = m.commitment.map((c: unknown) => decodeElement(c));
-      if (
-        points.some((p) => p === undefined) ||
-        !proofOfKnowledgeValid(sender, points as EdPoint[], m.proofOfKnowledge)
-      )
-        culprits.add(sender);
-    }
-    if (culprits.size > 0)
-      throw new FrostProtocolError(
-        'DKG round 1: invalid commitment or proof of knowledge',
-        [...culprits].sort((a, b) => a - b),
-      );
-    return bySender;
   }
 
   private hashTranscript(bySender: Map<number, DkgRound1Message>): Uint8Array {
@@ -964,10 +1137,80 @@ export function checkDkgAgreement(
 // ---------------------------------------------------------------------------------------------------------
 // Signing: the signer (server side)
 
-interface OpenSession {
-  readonly nonces: Nonces;
+/**
+ * One signer's round-1 state for one session (RFC 9591 §5.1): the secret nonces and their public
+ * commitments. Invariant: the nonces sign at most once (`frostSignShare` zeroes them, whatever happens).
+ */
+export interface FrostNonces {
+  /** Secret nonce scalars (hiding d, binding e); zeroed once used or erased. */
+  readonly secret: Nonces;
+  /** The commitments D = d·G and E = e·G published in round 1. */
   readonly hiding: Uint8Array;
   readonly binding: Uint8Array;
+}
+
+/**
+ * RFC 9591 §5.1 commit: fresh hedged nonces (§4.1 nonce_generate: H3(32 random bytes ‖ signing share)) and
+ * their commitments. The share must have been checked (validateKeyShare) by the caller.
+ */
+export function frostCommit(share: FrostKeyShare, random: Random): FrostNonces {
+  const g = suite.commit(nobleSecret(share), rngOf(random));
+  return {
+    secret: g.nonces,
+    hiding: new Uint8Array(g.commitments.hiding),
+    binding: new Uint8Array(g.commitments.binding),
+  };
+}
+
+/** Zeroes the secret nonces (best effort: noble's transient bigints are out of reach). */
+export function eraseNonces(nonces: FrostNonces): void {
+  nonces.secret.hiding.fill(0);
+  nonces.secret.binding.fill(0);
+}
+
+/**
+ * RFC 9591 §5.2 sign: this signer's share over `message` with the session's nonces, given the commitment
+ * list of every signer (t..n entries, distinct indices, valid points, this signer's own commitment
+ * unchanged). The nonces are consumed whatever the outcome. Throws FrostRequestError on a bad list.
+ */
+export function frostSignShare(
+  share: FrostKeyShare,
+  nonces: FrostNonces,
+  message: Uint8Array,
+  commitments: readonly FrostCommitment[],
+): Uint8Array {
+  try {
+    if (!isBytes(message) || message.length > MESSAGE_BYTES_MAX)
+      throw new FrostRequestError(
+        `sign: message must be at most ${MESSAGE_BYTES_MAX} bytes, got ${describe(message)}`,
+      );
+    const list = checkCommitmentList(commitments, share.group);
+    const own = list.find((c) => c.index === share.index);
+    if (
+      own === undefined ||
+      !equalBytes(own.hiding, nonces.hiding) ||
+      !equalBytes(own.binding, nonces.binding)
+    )
+      throw new FrostRequestError(
+        "sign: the commitment list does not carry this signer's commitment for the session",
+      );
+    let signatureShare: Uint8Array;
+    try {
+      // noble refuses all-zero (used) nonces and a commitment that does not match them.
+      signatureShare = suite.signShare(
+        nobleSecret(share),
+        noblePublic(share.group),
+        nonces.secret,
+        nobleCommitments(list),
+        message,
+      );
+    } catch (e) {
+      throw new FrostRequestError(`sign: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return new Uint8Array(signatureShare);
+  } finally {
+    eraseNonces(nonces);
+  }
 }
 
 /**
@@ -978,9 +1221,8 @@ export class FrostSigner {
   readonly index: number;
   readonly group: FrostGroupKey;
   private readonly share: FrostKeyShare;
-  private readonly publicPackage: FrostPublic;
   private readonly random: Random;
-  private readonly open = new Map<string, OpenSession>();
+  private readonly open = new Map<string, FrostNonces>();
   private readonly finished = new Set<string>();
   private destroyed = false;
 
@@ -989,7 +1231,6 @@ export class FrostSigner {
     this.share = { group: share.group, index: share.index, signingShare: new Uint8Array(share.signingShare) };
     this.index = share.index;
     this.group = share.group;
-    this.publicPackage = noblePublic(share.group);
     this.random = random;
   }
 
@@ -1011,12 +1252,7 @@ export class FrostSigner {
       const oldest = this.open.keys().next().value!;
       this.endSession(oldest);
     }
-    const g = ed25519_FROST.commit(nobleSecret(this.share), rngOf(this.random));
-    const session: OpenSession = {
-      nonces: g.nonces,
-      hiding: new Uint8Array(g.commitments.hiding),
-      binding: new Uint8Array(g.commitments.binding),
-    };
+    const session = frostCommit(this.share, this.random);
     this.open.set(key, session);
     return {
       sessionId: new Uint8Array(sessionId),
@@ -1043,34 +1279,8 @@ export class FrostSigner {
     // The session ends here, before anything can fail: its nonces are never used for a second message.
     this.open.delete(key);
     this.rememberFinished(key);
-    try {
-      const message = request.message;
-      if (!isBytes(message) || message.length > MESSAGE_BYTES_MAX)
-        throw new FrostRequestError(
-          `sign: message must be at most ${MESSAGE_BYTES_MAX} bytes, got ${describe(message)}`,
-        );
-      const list = checkCommitmentList(request.commitments, this.group);
-      const own = list.find((c) => c.index === this.index);
-      if (
-        own === undefined ||
-        !equalBytes(own.hiding, session.hiding) ||
-        !equalBytes(own.binding, session.binding)
-      )
-        throw new FrostRequestError(
-          "sign: the commitment list does not carry this signer's commitment for the session",
-        );
-      const share = ed25519_FROST.signShare(
-        nobleSecret(this.share),
-        this.publicPackage,
-        session.nonces,
-        nobleCommitments(list),
-        message,
-      );
-      return { sessionId: new Uint8Array(sessionId), index: this.index, share: new Uint8Array(share) };
-    } finally {
-      session.nonces.hiding.fill(0);
-      session.nonces.binding.fill(0);
-    }
+    const share = frostSignShare(this.share, session, request.message, request.commitments);
+    return { sessionId: new Uint8Array(sessionId), index: this.index, share };
   }
 
   /** Ends a session without signing (its nonces are zeroed); unknown sessions are ignored. */
@@ -1089,8 +1299,7 @@ export class FrostSigner {
   private endSession(key: string): void {
     const s = this.open.get(key);
     if (s === undefined) return;
-    s.nonces.hiding.fill(0);
-    s.nonces.binding.fill(0);
+    eraseNonces(s);
     this.open.delete(key);
     this.rememberFinished(key);
   }
@@ -1123,7 +1332,7 @@ function requestSessionId(request: unknown): Uint8Array {
   return sessionId;
 }
 
-/** Checks a commitment list sent by a coordinator: t..n entries, distinct indices in range, valid points. */
+/** Checks a commitment list sent by a coordinator: t..n entries, distinct indices in range, 32-byte points. */
 function checkCommitmentList(list: unknown, group: FrostGroupKey): FrostCommitment[] {
   if (!Array.isArray(list) || list.length < group.threshold || list.length > group.participants)
     throw new FrostRequestError(
@@ -1135,9 +1344,11 @@ function checkCommitmentList(list: unknown, group: FrostGroupKey): FrostCommitme
     if (typeof e !== 'object' || e === null || !isIndex(e.index, group.participants) || seen.has(e.index))
       throw new FrostRequestError(`commitments[${k}]: bad or duplicate index`);
     seen.add(e.index);
-    if (decodeElement(e.hiding) === undefined || decodeElement(e.binding) === undefined)
-      throw new FrostRequestError(`commitments[${k}]: not valid Ed25519 group elements`);
-    return { index: e.index, hiding: e.hiding!, binding: e.binding! };
+    // Lengths only: noble's signShare deserializes every point (RFC 9591 §3.1) and refuses an invalid one,
+    // so checking them here too would double the costliest step (the subgroup check).
+    if (!isBytes(e.hiding, POINT_BYTES) || !isBytes(e.binding, POINT_BYTES))
+      throw new FrostRequestError(`commitments[${k}]: expected two ${POINT_BYTES}-byte points`);
+    return { index: e.index, hiding: e.hiding, binding: e.binding };
   });
 }
 
@@ -1199,17 +1410,17 @@ export function frostSignRequest(
 }
 
 /**
- * Verifies every signature share (RFC 9591 §5.4), naming the signers whose share is invalid, aggregates
- * them (§5.3) and verifies the result with node:crypto's Ed25519 (RFC 8032) before returning it.
+ * RFC 9591 §5.4 share verification: the signers among `responses` whose signature share is invalid (wrong
+ * session, non-canonical scalar, or z_i·G ≠ D_i + ρ_i·E_i + c·λ_i·Y_i), in increasing order. `responses`
+ * may cover only some of the request's signers (others withheld theirs); each must be a distinct one.
  */
-export function frostAggregate(
+export function frostInvalidShares(
   group: FrostGroupKey,
   request: FrostSignRequest,
   responses: readonly FrostSignResponse[],
-): Uint8Array {
+): number[] {
   const expected = new Set(request.commitments.map((c) => c.index));
   if (!isList(responses)) throw new TypeError(`responses: expected an array, got ${describe(responses)}`);
-  const shares: Record<string, Uint8Array<ArrayBuffer>> = {};
   const seen = new Set<number>();
   const culprits: number[] = [];
   const publicPackage = noblePublic(group);
@@ -1222,15 +1433,33 @@ export function frostAggregate(
       isBytes(r.sessionId) &&
       equalBytes(r.sessionId, request.sessionId) &&
       decodeScalar(r.share) !== undefined &&
-      ed25519_FROST.verifyShare(publicPackage, list, request.message, identifier(r.index), r.share);
+      suite.verifyShare(publicPackage, list, request.message, identifier(r.index), r.share);
     if (!ok) culprits.push(r.index);
-    else shares[identifier(r.index)] = new Uint8Array(r.share);
   }
+  return culprits.sort((a, b) => a - b);
+}
+
+/**
+ * Verifies every signature share (RFC 9591 §5.4), naming the signers whose share is invalid, aggregates
+ * them (§5.3) and verifies the result with node:crypto's Ed25519 (RFC 8032) before returning it.
+ */
+export function frostAggregate(
+  group: FrostGroupKey,
+  request: FrostSignRequest,
+  responses: readonly FrostSignResponse[],
+): Uint8Array {
+  const culprits = frostInvalidShares(group, request, responses);
   if (culprits.length > 0) throw new FrostProtocolError('signing round 2: invalid signature share', culprits);
+  const expected = new Set(request.commitments.map((c) => c.index));
+  const seen = new Set(responses.map((r) => r.index));
+  const shares: Record<string, Uint8Array<ArrayBuffer>> = {};
+  for (const r of responses) shares[identifier(r.index)] = new Uint8Array(r.share);
+  const publicPackage = noblePublic(group);
+  const list = nobleCommitments(request.commitments);
   const missing = [...expected].filter((i) => !seen.has(i));
   if (missing.length > 0)
     throw new RangeError(`responses: missing the shares of signers ${missing.join(', ')}`);
-  const signature = new Uint8Array(ed25519_FROST.aggregate(publicPackage, list, request.message, shares));
+  const signature = new Uint8Array(suite.aggregate(publicPackage, list, request.message, shares));
   // Invariant: valid shares aggregate to a valid RFC 8032 signature; never hand out one that is not.
   if (!nodeVerify(null, request.message, ed25519KeyObject(group.publicKey), signature))
     throw new Error('Invariant: the aggregated FROST signature verifies under the group key');
