@@ -185,7 +185,7 @@ export class BftkvServer {
       random: deps.random,
       graph,
       clique: () => this.quorums.get().cliqueOf(this.id),
-      holder: holderRegistry(),
+      holder: holderRegistry(deps.random),
       owner: (x, claimFor) => this.ownerOf(x, claimFor),
       lastSigned: async (x) => {
         const raw = await this.deps.storage.get('signed', x);

@@ -113,6 +113,13 @@ export class SimCluster {
     return this.slots.get(name)?.server;
   }
 
+  /** The disk of server `name` (tests that tamper with or copy durable state). */
+  storage(name: string): MemoryStorage {
+    const slot = this.slots.get(name);
+    if (slot === undefined) throw new RangeError(`name: unknown server ${name}`);
+    return slot.storage;
+  }
+
   serverNames(): string[] {
     return [...this.slots.keys()];
   }

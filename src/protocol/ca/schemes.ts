@@ -2,9 +2,11 @@
  * The schemes the CA service runs, by name: one holder per server and scheme (schemes keep per-session
  * state), and the client's coordinators.
  */
+import type { Random } from '../../env/random.js';
 import { SchemeError, type CaScheme, type SchemeCoordinator, type SchemeHolder } from './scheme.js';
+import { frostCoordinator, frostHolder } from './scheme-frost.js';
 
-type HolderFactory = () => SchemeHolder;
+type HolderFactory = (random: Random) => SchemeHolder;
 type CoordinatorFactory = (options: CoordinatorOptions) => SchemeCoordinator;
 
 /** Options a client passes to a coordinator. */
@@ -13,8 +15,12 @@ export interface CoordinatorOptions {
   readonly modulusBits?: number;
 }
 
-const HOLDERS: Partial<Record<CaScheme, HolderFactory>> = {};
-const COORDINATORS: Partial<Record<CaScheme, CoordinatorFactory>> = {};
+const HOLDERS: Partial<Record<CaScheme, HolderFactory>> = {
+  'ed25519-frost': (random) => frostHolder({ random }),
+};
+const COORDINATORS: Partial<Record<CaScheme, CoordinatorFactory>> = {
+  'ed25519-frost': () => frostCoordinator(),
+};
 
 /** A scheme that is not built in refuses every step. */
 const unavailable = (scheme: CaScheme): SchemeHolder => ({
@@ -24,12 +30,12 @@ const unavailable = (scheme: CaScheme): SchemeHolder => ({
 });
 
 /** A function giving this server's holder of each scheme, created on first use. */
-export function holderRegistry(): (scheme: CaScheme) => SchemeHolder {
+export function holderRegistry(random: Random): (scheme: CaScheme) => SchemeHolder {
   const made = new Map<CaScheme, SchemeHolder>();
   return (scheme) => {
     let h = made.get(scheme);
     if (h === undefined) {
-      h = HOLDERS[scheme]?.() ?? unavailable(scheme);
+      h = HOLDERS[scheme]?.(random) ?? unavailable(scheme);
       made.set(scheme, h);
     }
     return h;
