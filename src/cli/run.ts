@@ -138,8 +138,16 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     }
     name = `cluster ${second}`;
     rest = argv.slice(2);
-  } else if (first === 'device' && second !== undefined && !second.startsWith('-')) {
-    name = `device ${second}`;
+  } else if (first === 'ca' && (second === undefined || second === '--help' || second === '-h')) {
+    const text = `bftkv ca: a CA key split among a quorum clique (docs/PROTOCOL.md §15)\n\n${summaries('ca ').join('\n')}\n\nbftkv ca COMMAND --help for details\n`;
+    if (second === undefined) {
+      io.warn(text);
+      return 2;
+    }
+    io.write(text);
+    return 0;
+  } else if ((first === 'device' || first === 'ca') && second !== undefined && !second.startsWith('-')) {
+    name = `${first} ${second}`;
     rest = argv.slice(2);
   }
   const cmd = COMMANDS.find((c) => c.spec.name === name);

@@ -14,6 +14,7 @@ import type { Random } from '../../env/random.js';
 import { sha256 } from '../../crypto/hash.js';
 import { sign, verify, type SigningKey } from '../../crypto/ed25519.js';
 import {
+  CertificateRequestError,
   createCaCertificate,
   issueCertificate,
   type CertificateSigner,
@@ -486,13 +487,20 @@ export class CaClient {
       sign: async (tbs) =>
         (await this.signWithInfo(info, signInputFor(coordinator, tbs), options.signal)).signature,
     };
+    // A PEM request read as bytes is still PEM.
+    const text = csr instanceof Uint8Array ? Buffer.from(csr).toString('latin1') : csr;
+    const request = text.trimStart().startsWith('-----BEGIN') ? text : csr;
     return issueCertificate({
-      csr,
+      csr: request,
       caCertificate: info.descriptor.certificate,
       signer,
       random: this.deps.random,
       notBeforeMs: this.deps.clock.now(),
       validitySeconds: options.validitySeconds ?? 365 * 24 * 3600,
+    }).catch((e: unknown) => {
+      // A request that does not parse or whose self-signature fails is a bad argument of the caller.
+      if (e instanceof CertificateRequestError) throw new RangeError(e.message);
+      throw e;
     });
   }
 
