@@ -183,6 +183,23 @@ export function renderNodeMetrics(s: NodeMetricsSources): string {
     m.counter('bftkv_password_proofs_rejected_total', 'Refused password proofs.', pw.proofsRejected);
     m.counter('bftkv_password_enrolments_total', 'UIDs enrolled (first registration).', pw.enrolments);
     m.counter('bftkv_registrations_total', 'Keys certified through registration.', pw.registrations);
+    const ca = s.server.ca.stats;
+    m.counter(
+      'bftkv_ca_calls_total',
+      'Calls to this distributed-CA holder (docs/PROTOCOL.md §15).',
+      ca.calls,
+    );
+    m.counter('bftkv_ca_refused_total', 'Distributed-CA calls refused (any reason).', ca.refused);
+    m.counter(
+      'bftkv_ca_keys_stored_total',
+      'CA key shares stored (created, imported, replaced).',
+      ca.keysStored,
+    );
+    m.counter(
+      'bftkv_ca_signing_sessions_total',
+      'Signing sessions authorized and logged by this holder.',
+      ca.signingSessions,
+    );
   }
   m.counter(
     'bftkv_signatures_verified_total',

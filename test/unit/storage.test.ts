@@ -101,7 +101,15 @@ void describe('LmdbStorage specifics', () => {
     const s = await LmdbStorage.open(join(dir, 'node'));
     try {
       const before = s.stats();
-      assert.deepEqual(before.entries, { record: 0, signed: 0, cert: 0, revoked: 0, meta: 0, password: 0 });
+      assert.deepEqual(before.entries, {
+        record: 0,
+        signed: 0,
+        cert: 0,
+        revoked: 0,
+        meta: 0,
+        password: 0,
+        ca: 0,
+      });
       assert.ok(before.usedBytes > 0 && before.usedBytes <= before.mapSizeBytes);
       const value = new Uint8Array(64 * 1024);
       await s.write([
@@ -110,7 +118,15 @@ void describe('LmdbStorage specifics', () => {
         { ns: 'meta', key: Uint8Array.of(1), value: Uint8Array.of(1) },
       ]);
       const after = s.stats();
-      assert.deepEqual(after.entries, { record: 2, signed: 0, cert: 0, revoked: 0, meta: 1, password: 0 });
+      assert.deepEqual(after.entries, {
+        record: 2,
+        signed: 0,
+        cert: 0,
+        revoked: 0,
+        meta: 1,
+        password: 0,
+        ca: 0,
+      });
       assert.ok(after.usedBytes >= before.usedBytes + 2 * value.length, `${after.usedBytes}`);
     } finally {
       await s.close();
