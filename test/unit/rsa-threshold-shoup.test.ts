@@ -326,3 +326,18 @@ void test('Shoup encodings round-trip; decoders reject truncation, trailing byte
   const bigValue = encodeShoupSignatureShare({ ...sigShare, value: publicKey.n << 8n });
   assert.throws(() => decodeShoupSignatureShare(bigValue, publicKey), CodecError);
 });
+
+void test('a public key whose e shares a factor with 4Δ² is refused when decoded (combining would have no Bézout pair)', async () => {
+  const k = await shoupKey(256, 3, 4);
+  const { publicKey, shares } = k.dealing;
+  // e = 9 > players = 4 and odd, but 3 divides Δ = 4! = 24: gcd(4Δ², e) = 9, so y = w^a·x^b does not exist.
+  const bad = { ...publicKey, e: 9n };
+  assert.throws(() => decodeShoupPublicKey(encodeShoupPublicKey(bad)), CodecError);
+  // Fed directly to the combiner, it is a bad argument (RangeError), never a crash of another kind.
+  const message = signMessageFor(DATA, CONTEXT);
+  const responses = shares.slice(0, 3).map((s) => ({
+    from: s.index,
+    share: shoupSignShare({ ...s, publicKey: bad }, message, secureRandom),
+  }));
+  assert.throws(() => combineShoup(bad, message, responses), RangeError);
+});

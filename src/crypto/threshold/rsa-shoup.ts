@@ -243,8 +243,12 @@ export async function generateShoupKey(
 export function checkShoupPublicKey(publicKey: ShoupPublicKey): void {
   checkRsaPublicKey(publicKey);
   checkPlayers(publicKey.players, publicKey.threshold);
-  if (publicKey.e <= BigInt(publicKey.players))
-    throw new RangeError(`publicKey.e: must exceed players (${publicKey.players})`);
+  // Shoup §3: e is a prime > l, so gcd(e, 4Δ²) = 1 and combining finds a·4Δ² + b·e = 1. An odd e > l with
+  // a factor ≤ l (e.g. 9 for l = 4) would decode, verify shares, then leave the combiner without a Bézout pair.
+  if (publicKey.e <= BigInt(publicKey.players) || !checkPrimeSync(publicKey.e))
+    throw new RangeError(
+      `publicKey.e: expected a prime larger than players (${publicKey.players}), got ${String(publicKey.e)}`,
+    );
   if (!isUnit(publicKey.v, publicKey.n)) throw new RangeError('publicKey.v: not in Z_N^*');
   if (!isList(publicKey.verificationKeys) || publicKey.verificationKeys.length !== publicKey.players)
     throw new RangeError(`publicKey.verificationKeys: expected ${publicKey.players} keys`);
