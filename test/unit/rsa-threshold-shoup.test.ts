@@ -9,7 +9,7 @@ import { checkPrimeSync, createPrivateKey, generatePrime, sign } from 'node:cryp
 import fc from 'fast-check';
 import { secureRandom } from '../../src/env/random.js';
 import { CodecError } from '../../src/codec/bytes.js';
-import { ThresholdRsaError, mod, modInverse } from '../../src/crypto/threshold/rsa-common.js';
+import { ThresholdRsaError, jacobi, mod, modInverse, modPow } from '../../src/crypto/threshold/rsa-common.js';
 import {
   bigintToBytes,
   rsaPublicKeyToPem,
@@ -340,4 +340,43 @@ void test('a public key whose e shares a factor with 4Δ² is refused when decod
     share: shoupSignShare({ ...s, publicKey: bad }, message, secureRandom),
   }));
   assert.throws(() => combineShoup(bad, message, responses), RangeError);
+});
+
+void test('jacobi(a | pq) equals the product of Euler criteria mod p and mod q', async () => {
+  const p = await prime(64, false);
+  const q = await prime(64, false);
+  const n = p * q;
+  const legendre = (a: bigint, r: bigint): number => {
+    const e = modPow(a, (r - 1n) / 2n, r);
+    return e === 0n ? 0 : e === 1n ? 1 : -1;
+  };
+  fc.assert(
+    fc.property(fc.bigInt({ min: 0n, max: n - 1n }), (a) => {
+      assert.equal(jacobi(a, n), legendre(a, p) * legendre(a, q));
+    }),
+    { numRuns: 300 },
+  );
+  assert.equal(jacobi(p, n), 0);
+  assert.throws(() => jacobi(3n, 10n), RangeError);
+});
+
+void test('a public key whose v is not a generator of Q_N is refused: with v = 1 any wrong share would prove', async () => {
+  const k = await shoupKey(256, 3, 4);
+  const { publicKey } = k.dealing;
+  const { n } = publicKey;
+  const ones = publicKey.verificationKeys.map(() => 1n);
+  const vacuous = { ...publicKey, v: 1n, verificationKeys: ones };
+  // Why it matters: with v = v_i = 1 the statement log_v v_i = log_x̃ x_i² holds for every exponent, so a
+  // share for a made-up secret a comes with a valid proof.
+  const message = signMessageFor(DATA, CONTEXT);
+  const forged = shoupSignShare({ index: 2, secret: 12345n, publicKey: vacuous }, message, secureRandom);
+  assert.equal(verifyShoupShare(vacuous, message, 2, forged).ok, true);
+  // Such keys no longer decode, nor does v = N − 1 (order 2) or a v with Jacobi symbol −1.
+  let nonSquare = 2n;
+  while (jacobi(nonSquare, n) !== -1) nonSquare++;
+  for (const v of [1n, n - 1n, nonSquare]) {
+    const bad = { ...publicKey, v, verificationKeys: ones };
+    assert.throws(() => decodeShoupPublicKey(encodeShoupPublicKey(bad)), CodecError, `v = ${String(v)}`);
+  }
+  assert.deepEqual(decodeShoupPublicKey(encodeShoupPublicKey(publicKey)), publicKey);
 });

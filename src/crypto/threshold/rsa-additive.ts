@@ -59,6 +59,7 @@ import {
   gcd,
   isList,
   isUnit,
+  jacobi,
   mod,
   modInverse,
   modPow,
@@ -363,7 +364,8 @@ export function checkAdditiveVerification(verification: AdditiveVerification): v
     throw new RangeError(
       `verification.nodeKeys: expected ${l.nodes.length} keys, got ${String(nodeKeys?.length)}`,
     );
-  if (!isUnit(v, n) || gcd(v - 1n, n) !== 1n)
+  // v = r²: a unit with Jacobi symbol 1, v ≢ 1 modulo p and q (necessary conditions; p, q are unknown here).
+  if (!isUnit(v, n) || jacobi(v, n) !== 1 || gcd(v - 1n, n) !== 1n)
     throw new ThresholdRsaError('badDealing', 'v is not a valid base');
   nodeKeys.forEach((key, i) => {
     if (!isUnit(key, n))

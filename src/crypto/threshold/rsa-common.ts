@@ -191,6 +191,28 @@ export function randomUnit(random: Random, n: bigint): bigint {
   throw new Error('Invariant: randomUnit found no unit in 1000 draws');
 }
 
+/**
+ * The Jacobi symbol (a | n) for odd n > 0: 1, −1, or 0 when gcd(a, n) > 1. A square mod N has symbol 1;
+ * the converse fails (symbol 1 also for non-squares mod both primes), so this is a necessary check only.
+ */
+export function jacobi(a: bigint, n: bigint): number {
+  if (n <= 0n || (n & 1n) === 0n) throw new RangeError('jacobi: n must be odd and positive');
+  let x = mod(a, n);
+  let m = n;
+  let t = 1;
+  while (x !== 0n) {
+    while ((x & 1n) === 0n) {
+      x >>= 1n;
+      const r = m & 7n;
+      if (r === 3n || r === 5n) t = -t;
+    }
+    [x, m] = [m, x];
+    if ((x & 3n) === 3n && (m & 3n) === 3n) t = -t;
+    x %= m;
+  }
+  return m === 1n ? t : 0;
+}
+
 /** True if 0 < x < n and gcd(x, n) = 1 (x is in Z_N^*). */
 export function isUnit(x: bigint, n: bigint): boolean {
   return typeof x === 'bigint' && x > 0n && x < n && gcd(x, n) === 1n;

@@ -43,6 +43,7 @@ import {
   gcd,
   isList,
   isUnit,
+  jacobi,
   mod,
   modInverse,
   modPow,
@@ -249,7 +250,12 @@ export function checkShoupPublicKey(publicKey: ShoupPublicKey): void {
     throw new RangeError(
       `publicKey.e: expected a prime larger than players (${publicKey.players}), got ${String(publicKey.e)}`,
     );
-  if (!isUnit(publicKey.v, publicKey.n)) throw new RangeError('publicKey.v: not in Z_N^*');
+  // v must generate Q_N (Shoup §3). Without p and q only necessary conditions can be checked: v is a unit
+  // with Jacobi symbol 1 (every square has it) and v ≢ ±1 modulo p and modulo q (a generator never is;
+  // v ≡ 1 mod p alone would even give p = gcd(v − 1, N) away). v = 1 would make every proof vacuous.
+  const { n, v } = publicKey;
+  if (!isUnit(v, n) || jacobi(v, n) !== 1 || gcd(v - 1n, n) !== 1n || gcd(v + 1n, n) !== 1n)
+    throw new RangeError('publicKey.v: not a generator of the squares Q_N');
   if (!isList(publicKey.verificationKeys) || publicKey.verificationKeys.length !== publicKey.players)
     throw new RangeError(`publicKey.verificationKeys: expected ${publicKey.players} keys`);
   publicKey.verificationKeys.forEach((vi, i) => {
