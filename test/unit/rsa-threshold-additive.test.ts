@@ -23,7 +23,7 @@ import {
   type RsaPrivateKey,
   type RsaSignMessage,
 } from '../../src/crypto/threshold/rsa-pkcs1.js';
-import { ThresholdRsaError, modPow, mod } from '../../src/crypto/threshold/rsa-common.js';
+import { ThresholdRsaError, jacobi, modPow, mod } from '../../src/crypto/threshold/rsa-common.js';
 import {
   AdditiveSigningSession,
   additiveCover,
@@ -580,4 +580,21 @@ void test('encodings round-trip and the decoders reject truncation, garbage and 
   assert.throws(() => decodeAdditivePartials(many, dealing.verification), /exceeds/);
   const tooMany = encodeAdditiveSignRequest({ message, nodes: Array.from({ length: 5 }, () => [2]) });
   assert.throws(() => decodeAdditiveSignRequest(tooMany, dealing.shares[1]!), CodecError);
+});
+
+void test('additive (3, 4): representatives that are not squares (Jacobi −1) and squares both sign exactly', () => {
+  const dealing = dealt(3, 4);
+  const n = dealing.publicKey.n;
+  const seen = new Set<number>();
+  for (let i = 0; seen.size < 2 && i < 64; i++) {
+    const data = new TextEncoder().encode(`document ${i}`);
+    const message = signMessageFor(data, CONTEXT);
+    const symbol = jacobi(pkcs1Representative(n, 'sha256', message.digest), n);
+    if (seen.has(symbol)) continue;
+    seen.add(symbol);
+    const { result } = runSession(dealing, message, down([2]));
+    assert.ok(result !== undefined, `Jacobi ${symbol}: signs`);
+    assertStandardSignature(result.signature, 'sha256', data);
+  }
+  assert.deepEqual([...seen].sort(), [-1, 1]);
 });

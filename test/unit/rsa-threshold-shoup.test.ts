@@ -12,6 +12,7 @@ import { CodecError } from '../../src/codec/bytes.js';
 import { ThresholdRsaError, jacobi, mod, modInverse, modPow } from '../../src/crypto/threshold/rsa-common.js';
 import {
   bigintToBytes,
+  pkcs1Representative,
   rsaPublicKeyToPem,
   signMessageFor,
   type RsaHash,
@@ -379,4 +380,20 @@ void test('a public key whose v is not a generator of Q_N is refused: with v = 1
     assert.throws(() => decodeShoupPublicKey(encodeShoupPublicKey(bad)), CodecError, `v = ${String(v)}`);
   }
   assert.deepEqual(decodeShoupPublicKey(encodeShoupPublicKey(publicKey)), publicKey);
+});
+
+void test('Shoup (3, 4): representatives that are not squares (Jacobi −1) and squares both combine to y^e = x', async () => {
+  const k = await shoupKey(256, 3, 4);
+  const n = k.dealing.publicKey.n;
+  const seen = new Set<number>();
+  for (let i = 0; seen.size < 2 && i < 64; i++) {
+    const data = new TextEncoder().encode(`document ${i}`);
+    const message = signMessageFor(data, CONTEXT);
+    const symbol = jacobi(pkcs1Representative(n, 'sha256', message.digest), n);
+    if (seen.has(symbol)) continue;
+    seen.add(symbol);
+    const result = combineShoup(k.dealing.publicKey, message, responsesFrom(k, [1, 3, 4], message));
+    assertStandardSignature(k, result.signature, 'sha256', data);
+  }
+  assert.deepEqual([...seen].sort(), [-1, 1]);
 });
