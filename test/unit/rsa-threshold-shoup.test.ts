@@ -20,6 +20,7 @@ import {
 } from '../../src/crypto/threshold/rsa-pkcs1.js';
 import {
   checkShoupShare,
+  checkShoupVerificationKeys,
   combineShoup,
   dealShoup,
   decodeShoupPublicKey,
@@ -396,4 +397,32 @@ void test('Shoup (3, 4): representatives that are not squares (Jacobi −1) and 
     assertStandardSignature(k, result.signature, 'sha256', data);
   }
   assert.deepEqual([...seen].sort(), [-1, 1]);
+});
+
+void test('holders can check a dealing: verification keys on one polynomial in the exponent whose constant term inverts e', async () => {
+  for (const [t, l] of [
+    [3, 4],
+    [7, 10],
+    [1, 1],
+    [4, 4],
+  ] as const) {
+    const k = await shoupKey(256, t, l);
+    const { publicKey } = k.dealing;
+    checkShoupVerificationKeys(publicKey);
+    if (t === l) continue; // every set of keys is consistent when k = l; only the e check bites
+    const keys = [...publicKey.verificationKeys];
+    keys[l - 1] = (keys[l - 1]! * publicKey.v) % publicKey.n; // v_l = v^{s_l + 1}: off the polynomial
+    assert.throws(
+      () => checkShoupVerificationKeys({ ...publicKey, verificationKeys: keys }),
+      (err: unknown) => err instanceof ThresholdRsaError && /verification key/.test(err.message),
+    );
+  }
+  // A consistent polynomial whose constant term is not d (every key squared: 2d) fails the e check.
+  const k = await shoupKey(256, 3, 4);
+  const { publicKey } = k.dealing;
+  const squared = publicKey.verificationKeys.map((vi) => (vi * vi) % publicKey.n);
+  assert.throws(
+    () => checkShoupVerificationKeys({ ...publicKey, verificationKeys: squared }),
+    (err: unknown) => err instanceof ThresholdRsaError && /RSA exponent/.test(err.message),
+  );
 });

@@ -372,17 +372,50 @@ export function verifyShoupShare(
   return valid ? { ok: true } : { ok: false, reason: 'proof of correctness does not verify' };
 }
 
-/** λ^S_{0,j} = Δ·Π_{j'∈S∖{j}} j' / Π_{j'∈S∖{j}} (j' − j), an integer (Shoup §3, Lemma 2). */
-export function lagrangeAtZero(set: readonly number[], j: number, delta: bigint): bigint {
+/**
+ * λ^S_{i,j} = Δ·Π_{j'∈S∖{j}} (i − j') / Π_{j'∈S∖{j}} (j − j'), an integer for j ∈ S ⊆ {1..l} and any i
+ * (Shoup §3, Lemma 2), so Δ·f(i) = Σ_{j∈S} λ^S_{i,j}·f(j) for every polynomial f of degree < |S|.
+ */
+export function lagrangeCoefficient(set: readonly number[], i: number, j: number, delta: bigint): bigint {
   let num = delta;
   let den = 1n;
   for (const other of set) {
     if (other === j) continue;
-    num *= BigInt(other);
-    den *= BigInt(other - j);
+    num *= BigInt(i - other);
+    den *= BigInt(j - other);
   }
   if (num % den !== 0n) throw new Error('Invariant: Δ·λ must be an integer');
   return num / den;
+}
+
+/** λ^S_{0,j} = Δ·Π_{j'∈S∖{j}} j' / Π_{j'∈S∖{j}} (j' − j), an integer (Shoup §3, Lemma 2). */
+export function lagrangeAtZero(set: readonly number[], j: number, delta: bigint): bigint {
+  return lagrangeCoefficient(set, 0, j, delta);
+}
+
+/**
+ * Checks that a dealing's verification keys are consistent, as far as anyone without p and q can: they lie
+ * on one polynomial of degree < k in the exponent (v_i^Δ = Π_{j≤k} v_j^{λ_{i,j}} for every i > k, with
+ * S = {1..k}), and its constant term is an RSA exponent for e ((Π_{j≤k} v_j^{λ_{0,j}})^e = v^Δ, i.e.
+ * v^{Δ·d·e} = v^Δ). Then any k valid signature shares combine to the same signature, which y^e = x checks.
+ * A holder runs this on its dealing with checkShoupShare; it costs about (l − k + 2)·k exponentiations
+ * with exponents of a few dozen bits. Throws ThresholdRsaError 'badDealing'.
+ */
+export function checkShoupVerificationKeys(publicKey: ShoupPublicKey): void {
+  checkShoupPublicKey(publicKey);
+  const { n, e, v, players, threshold, verificationKeys } = publicKey;
+  const delta = factorial(players);
+  const base = Array.from({ length: threshold }, (_, j) => j + 1);
+  const interpolate = (i: number): bigint =>
+    base.reduce(
+      (acc, j) => (acc * modPow(verificationKeys[j - 1]!, lagrangeCoefficient(base, i, j, delta), n)) % n,
+      1n,
+    );
+  for (let i = threshold + 1; i <= players; i++)
+    if (modPow(verificationKeys[i - 1]!, delta, n) !== interpolate(i))
+      throw new ThresholdRsaError('badDealing', `verification key ${i} is not on the dealing polynomial`);
+  if (modPow(interpolate(0), e, n) !== modPow(v, delta, n))
+    throw new ThresholdRsaError('badDealing', 'the shared exponent is not an RSA exponent for e');
 }
 
 /**
