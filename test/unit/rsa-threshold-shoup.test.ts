@@ -9,7 +9,14 @@ import { checkPrimeSync, createPrivateKey, generatePrime, sign } from 'node:cryp
 import fc from 'fast-check';
 import { secureRandom } from '../../src/env/random.js';
 import { CodecError } from '../../src/codec/bytes.js';
-import { ThresholdRsaError, jacobi, mod, modInverse, modPow } from '../../src/crypto/threshold/rsa-common.js';
+import {
+  ThresholdRsaError,
+  jacobi,
+  mod,
+  modInverse,
+  modPow,
+  powerOf,
+} from '../../src/crypto/threshold/rsa-common.js';
 import {
   bigintToBytes,
   pkcs1Representative,
@@ -424,5 +431,21 @@ void test('holders can check a dealing: verification keys on one polynomial in t
   assert.throws(
     () => checkShoupVerificationKeys({ ...publicKey, verificationKeys: squared }),
     (err: unknown) => err instanceof ThresholdRsaError && /RSA exponent/.test(err.message),
+  );
+});
+
+void test('property: powerOf (a fixed-base table when uses ≥ 4) equals modPow for every exponent in range', () => {
+  fc.assert(
+    fc.property(
+      fc.bigInt({ min: 3n, max: (1n << 200n) - 1n }),
+      fc.bigInt({ min: 0n, max: (1n << 200n) - 1n }),
+      fc.array(fc.bigInt({ min: 0n, max: (1n << 230n) - 1n }), { minLength: 1, maxLength: 6 }),
+      fc.integer({ min: 1, max: 8 }),
+      (m, base, exponents, uses) => {
+        const pow = powerOf(base, m, 230, uses);
+        for (const e of exponents) assert.equal(pow(e), modPow(base, e, m));
+      },
+    ),
+    { numRuns: 200 },
   );
 });

@@ -70,6 +70,7 @@ import {
   mod,
   modInverse,
   modPow,
+  equalLogPowers,
   powerOf,
   proofResponseBitsMax,
   proveEqualLogs,
@@ -651,11 +652,16 @@ export function partialSignAdditive(
     seen.add(idx);
   }
   const levels = merkleLevels(share.pieceKeys, modulusBytes(n));
+  // Every exponentiation of a request has base x (x^{2d_T}, and x̃^r = x^{4r}) or v: with several nodes, one
+  // fixed-base table per base serves them all (exponents below 2^{L(N)+2·L1+2}).
+  const count = request.nodes.length;
+  const powX = powerOf(x, n, bitLength(n) + 2 * L1 + 2, 2 * count);
+  const powV = equalLogPowers(share.v, n, count);
   const partials: AdditivePartial[] = [];
   for (const node of request.nodes) {
     const k = l.positionOf[nodeIndex(l, node)!]!;
     const piece = share.pieces[k]!;
-    const value = modPow(x, 2n * piece, n);
+    const value = powX(2n * piece);
     const proof = proveEqualLogs(
       {
         n,
@@ -664,6 +670,8 @@ export function partialSignAdditive(
         xTilde,
         xHat: (value * value) % n,
         transcript: transcript(share.verificationId, node, request.message),
+        powV,
+        powXTilde: (r) => powX(4n * r),
       },
       piece,
       random,
@@ -687,6 +695,35 @@ export function verifyAdditivePartial(
   partial: AdditivePartial,
 ): PartialCheck {
   checkSignMessage(message);
+  return checkPartial(partialContext(verifier, message, 1), from, partial);
+}
+
+/** What verifying partials of one message needs once: the record id, x̃ = x^4, and powers of v and x̃. */
+interface PartialContext {
+  readonly verifier: AdditiveVerifier;
+  readonly message: RsaSignMessage;
+  readonly id: Uint8Array;
+  readonly xTilde: bigint;
+  readonly powV: (exp: bigint) => bigint;
+  readonly powXTilde: (exp: bigint) => bigint;
+}
+
+/** The context for about `uses` partial verifications (fixed-base tables when they pay off). */
+function partialContext(verifier: AdditiveVerifier, message: RsaSignMessage, uses: number): PartialContext {
+  const n = verifier.n;
+  const xTilde = modPow(representative(n, message), 4n, n);
+  return {
+    verifier,
+    message,
+    id: additiveVerificationId(verifier),
+    xTilde,
+    powV: equalLogPowers(verifier.v, n, uses),
+    powXTilde: equalLogPowers(xTilde, n, uses),
+  };
+}
+
+function checkPartial(ctx: PartialContext, from: number, partial: AdditivePartial): PartialCheck {
+  const { verifier, message } = ctx;
   const l = layout(verifier.servers, verifier.threshold);
   if (typeof partial !== 'object' || partial === null)
     return { ok: false, reason: 'not a partial signature' };
@@ -700,15 +737,16 @@ export function verifyAdditivePartial(
     return { ok: false, reason: `value for node ${at} not in Z_N^*` };
   const vShare = nodeKeyOf(verifier, l, idx, from, partial.keyProof);
   if (vShare === undefined) return { ok: false, reason: `key proof for node ${at} does not verify` };
-  const x = representative(n, message);
   const valid = verifyEqualLogs(
     {
       n,
       v: verifier.v,
       vShare,
-      xTilde: modPow(x, 4n, n),
+      xTilde: ctx.xTilde,
       xHat: (partial.value * partial.value) % n,
-      transcript: transcript(additiveVerificationId(verifier), partial.node, message),
+      transcript: transcript(ctx.id, partial.node, message),
+      powV: ctx.powV,
+      powXTilde: ctx.powXTilde,
     },
     partial.proof,
   );
@@ -837,6 +875,7 @@ export function combineAdditive(
   const have = new Map<string, bigint>();
   const culprits: Culprit[] = [];
   const blamed = new Set<number>();
+  let ctx: PartialContext | undefined;
   for (const { from, partials } of responses) {
     if (!Number.isInteger(from) || from < 1 || from > verification.servers)
       throw new RangeError(`responses[].from: expected 1..${verification.servers}, got ${from}`);
@@ -846,7 +885,8 @@ export function combineAdditive(
       continue;
     }
     for (const partial of partials) {
-      const check = verifyAdditivePartial(verification, message, from, partial);
+      ctx ??= partialContext(verification, message, responses.length);
+      const check = checkPartial(ctx, from, partial);
       const key = check.ok ? pathKey(partial.node) : '';
       if (check.ok && (!have.has(key) || have.get(key) === partial.value)) {
         have.set(key, partial.value);
@@ -879,6 +919,8 @@ export class AdditiveSigningSession {
   private readonly failed = new Set<number>();
   private readonly outstanding = new Map<number, readonly TreePath[]>();
   private readonly blamed: Culprit[] = [];
+  /** Built at the first answer: a session verifies at least n − b partials with the same v and x̃. */
+  private context: PartialContext | undefined;
 
   constructor(
     private readonly verification: AdditiveVerifier,
@@ -940,7 +982,8 @@ export class AdditiveSigningSession {
         fault ??= `node ${key} was not asked for`;
         continue;
       }
-      const check = verifyAdditivePartial(this.verification, this.message, from, partial);
+      this.context ??= partialContext(this.verification, this.message, this.layout.servers);
+      const check = checkPartial(this.context, from, partial);
       if (!check.ok) {
         fault ??= check.reason;
         continue;

@@ -246,6 +246,21 @@ export interface EqualLogStatement {
   readonly xHat: bigint;
   /** Domain-separated transcript prefix (scheme tag, context, key id, index, digest), length-prefixed. */
   readonly transcript: Uint8Array;
+  /**
+   * Optional faster exp ↦ v^exp mod N and exp ↦ x̃^exp mod N (fixed-base tables, equalLogPowers) for
+   * callers that prove or verify many statements with the same bases. Must equal modPow exactly for
+   * exponents below 2^proofResponseBitsMax(N).
+   */
+  readonly powV?: (exp: bigint) => bigint;
+  readonly powXTilde?: (exp: bigint) => bigint;
+}
+
+/**
+ * exp ↦ base^exp mod N for every exponent a proof uses (below 2^proofResponseBitsMax(N)); a fixed-base
+ * table when `uses` amortize it (powerOf).
+ */
+export function equalLogPowers(base: bigint, n: bigint, uses: number): (exp: bigint) => bigint {
+  return powerOf(base, n, proofResponseBitsMax(n), uses);
 }
 
 /** Largest response z a verifier accepts: bit length L(N) + 2·L1 + 1 (bounds the verifier's work). */
@@ -266,12 +281,11 @@ function challenge(s: EqualLogStatement, vCommit: bigint, xCommit: bigint): bigi
 /** Proves knowledge of `secret` with vShare = v^secret and xHat = xTilde^secret (Shoup §3). */
 export function proveEqualLogs(statement: EqualLogStatement, secret: bigint, random: Random): EqualLogProof {
   if (secret < 0n) throw new RangeError('secret: must be non-negative');
-  const r = randomBits(random, bitLength(statement.n) + 2 * L1);
-  const c = challenge(
-    statement,
-    modPow(statement.v, r, statement.n),
-    modPow(statement.xTilde, r, statement.n),
-  );
+  const { n, v, xTilde } = statement;
+  const powV = statement.powV ?? ((e: bigint) => modPow(v, e, n));
+  const powXTilde = statement.powXTilde ?? ((e: bigint) => modPow(xTilde, e, n));
+  const r = randomBits(random, bitLength(n) + 2 * L1);
+  const c = challenge(statement, powV(r), powXTilde(r));
   return { c, z: secret * c + r };
 }
 
@@ -285,7 +299,9 @@ export function verifyEqualLogs(statement: EqualLogStatement, proof: EqualLogPro
   if (proof.c < 0n || proof.c >= 1n << BigInt(L1)) return false;
   if (proof.z < 0n || bitLength(proof.z) > proofResponseBitsMax(n)) return false;
   for (const x of [v, vShare, xTilde, xHat]) if (!isUnit(x, n)) return false;
-  const vCommit = (modPow(v, proof.z, n) * modPow(modInverse(vShare, n), proof.c, n)) % n;
-  const xCommit = (modPow(xTilde, proof.z, n) * modPow(modInverse(xHat, n), proof.c, n)) % n;
+  const powV = statement.powV ?? ((e: bigint) => modPow(v, e, n));
+  const powXTilde = statement.powXTilde ?? ((e: bigint) => modPow(xTilde, e, n));
+  const vCommit = (powV(proof.z) * modPow(modInverse(vShare, n), proof.c, n)) % n;
+  const xCommit = (powXTilde(proof.z) * modPow(modInverse(xHat, n), proof.c, n)) % n;
   return challenge(statement, vCommit, xCommit) === proof.c;
 }

@@ -42,6 +42,7 @@ import {
   egcd,
   gcd,
   isList,
+  equalLogPowers,
   isUnit,
   jacobi,
   mod,
@@ -233,8 +234,8 @@ export async function generateShoupKey(
       ),
     );
   for (let attempt = 0; attempt < 16; attempt++) {
-    const p = await safePrime();
-    const q = await safePrime();
+    // generatePrime runs in libuv's thread pool: the two searches (variable-time) overlap on two cores.
+    const [p, q] = await Promise.all([safePrime(), safePrime()]);
     if (p !== q && bitLength(p * q) === modulusBits) return dealShoup({ p, q }, options, random);
   }
   throw new Error(`Invariant: no ${modulusBits}-bit modulus from 16 pairs of safe primes`);
@@ -349,6 +350,36 @@ export function verifyShoupShare(
   share: ShoupSignatureShare,
 ): PartialCheck {
   checkSignMessage(message);
+  return checkShare(verifierContext(publicKey, message, 1), from, share);
+}
+
+/** What verifying shares of one message needs once: x, x̃ = x^{4Δ}, and powers of v and x̃. */
+interface VerifierContext {
+  readonly publicKey: ShoupPublicKey;
+  readonly message: RsaSignMessage;
+  readonly x: bigint;
+  readonly xTilde: bigint;
+  readonly powV: (exp: bigint) => bigint;
+  readonly powXTilde: (exp: bigint) => bigint;
+}
+
+/** The context for `uses` share verifications (fixed-base tables for v and x̃ when they pay off). */
+function verifierContext(publicKey: ShoupPublicKey, message: RsaSignMessage, uses: number): VerifierContext {
+  const { n, v, players } = publicKey;
+  const x = representative(publicKey, message);
+  const xTilde = modPow(x, 4n * factorial(players), n);
+  return {
+    publicKey,
+    message,
+    x,
+    xTilde,
+    powV: equalLogPowers(v, n, uses),
+    powXTilde: equalLogPowers(xTilde, n, uses),
+  };
+}
+
+function checkShare(ctx: VerifierContext, from: number, share: ShoupSignatureShare): PartialCheck {
+  const { publicKey, message } = ctx;
   const { n, players } = publicKey;
   if (typeof share !== 'object' || share === null) return { ok: false, reason: 'not a signature share' };
   if (share.index !== from) return { ok: false, reason: `claims index ${String(share.index)}` };
@@ -356,16 +387,16 @@ export function verifyShoupShare(
     return { ok: false, reason: 'index out of range' };
   if (typeof share.value !== 'bigint' || !isUnit(share.value, n))
     return { ok: false, reason: 'value not in Z_N^*' };
-  const delta = factorial(players);
-  const x = representative(publicKey, message);
   const valid = verifyEqualLogs(
     {
       n,
       v: publicKey.v,
       vShare: publicKey.verificationKeys[from - 1]!,
-      xTilde: modPow(x, 4n * delta, n),
+      xTilde: ctx.xTilde,
       xHat: (share.value * share.value) % n,
       transcript: transcript(publicKey, from, message),
+      powV: ctx.powV,
+      powXTilde: ctx.powXTilde,
     },
     share.proof,
   );
@@ -437,6 +468,7 @@ export function combineShoup(
   const valid = new Map<number, bigint>();
   const seen = new Map<number, ShoupSignatureShare>();
   const blamed = new Set<number>();
+  let ctx: VerifierContext | undefined;
   const blame = (party: number, reason: string): void => {
     if (blamed.has(party)) return;
     blamed.add(party);
@@ -452,7 +484,8 @@ export function combineShoup(
       continue;
     }
     seen.set(from, share);
-    const check = verifyShoupShare(publicKey, message, from, share);
+    ctx ??= verifierContext(publicKey, message, responses.length);
+    const check = checkShare(ctx, from, share);
     if (check.ok) valid.set(from, share.value);
     else blame(from, check.reason);
   }
@@ -464,7 +497,7 @@ export function combineShoup(
     );
   const signers = [...valid.keys()].sort((a, b) => a - b).slice(0, threshold);
   const delta = factorial(players);
-  const x = representative(publicKey, message);
+  const x = ctx?.x ?? representative(publicKey, message);
   // w = Π x_j^{2λ_{0,j}} = x^{4Δ²d}; then y = w^a x^b with a·4Δ² + b·e = 1.
   let w = 1n;
   for (const j of signers) w = (w * modPow(valid.get(j)!, 2n * lagrangeAtZero(signers, j, delta), n)) % n;
