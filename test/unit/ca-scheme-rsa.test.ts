@@ -302,27 +302,34 @@ for (const kind of ['rsa-shoup', 'rsa-additive'] as const) {
 
 for (const kind of ['rsa-shoup', 'rsa-additive'] as const) {
   void test(`${kind}: a replayed round is refused ('session'), so is a second setup or sign with a used id`, async () => {
-    const setup = await key(kind, 4);
-    const { h } = setup;
-    const { s } = await signWith(setup);
-    const input = digestInput(DATA);
-    const signBody = h.received.get(2)!.find((r) => r.round === SCHEMES[kind].signRound)!.body;
-    assert.equal(
-      await refusal(() => h.holders[1]!.sign(h.identities[1]!, h.keys[1]!, s, input, signBody, h.nowMs)),
-      'session',
-    );
-    // The whole signing run again with the same session id: every holder refuses, no signature.
-    const again = await failure(() =>
-      setup.coordinator.sign(
-        h.directory,
-        setup.created.publicKey,
-        s,
-        input,
-        h.signTrip(s, input),
-        secureRandom,
-      ),
-    );
-    assert.deepEqual(again.culprits, []);
+    for (const n of [4, 10]) {
+      const setup = await key(kind, n);
+      const { h } = setup;
+      h.down.add(n); // so the additive run has a second round to replay as well
+      const { s } = await signWith(setup);
+      const input = digestInput(DATA);
+      const rounds = h.received.get(2)!;
+      assert.equal(rounds.length, kind === 'rsa-additive' ? 2 : 1, 'rounds holder 2 answered');
+      for (const { round, body } of rounds)
+        assert.equal(
+          await refusal(() => h.holders[1]!.sign(h.identities[1]!, h.keys[1]!, s, input, body, h.nowMs)),
+          'session',
+          `n = ${n}, ${round} replayed`,
+        );
+      // The whole signing run again with the same session id: every holder refuses, no signature.
+      h.down.clear();
+      const again = await failure(() =>
+        setup.coordinator.sign(
+          h.directory,
+          setup.created.publicKey,
+          s,
+          input,
+          h.signTrip(s, input),
+          secureRandom,
+        ),
+      );
+      assert.deepEqual(again.culprits, []);
+    }
 
     // Setup: replaying a holder's deal body is refused, and so is a fresh deal under a used id.
     const fresh = makeHarness(4, SCHEMES[kind].holder);
@@ -483,7 +490,7 @@ function variants(body: Uint8Array): Uint8Array[] {
 
 for (const kind of ['rsa-shoup', 'rsa-additive'] as const) {
   void test(`${kind}: truncated, trailing, huge-count and wrong-version bodies are 'malformed', never a crash`, async () => {
-    const { h } = await key(kind, 4);
+    const { h } = await key(kind, 10);
     const input = digestInput(DATA);
     const s = sid();
     const good =

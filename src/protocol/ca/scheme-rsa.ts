@@ -67,6 +67,7 @@ import {
   encodeShoupSignatureShare,
   generateShoupKey,
   shoupSignShare,
+  type ShoupDealing,
   type ShoupResponse,
   type ShoupShare,
 } from '../../crypto/threshold/rsa-shoup.js';
@@ -89,6 +90,7 @@ import {
   partialSignAdditive,
   pathKey,
   treeSize,
+  type AdditiveDealing,
   type AdditivePublicRecord,
   type AdditiveShare,
 } from '../../crypto/threshold/rsa-additive.js';
@@ -396,26 +398,52 @@ function range1(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i + 1);
 }
 
+/** A dealing reduced to what leaves the dealer: the public key bytes and one sealed share per holder. */
+interface SealedDealing {
+  readonly publicKey: Uint8Array;
+  readonly boxes: ReadonlyMap<number, Uint8Array>;
+}
+
 /**
- * Delivers sealed shares (one body per holder, built by `seal(i)`) and checks the acknowledgements: a holder
- * that answers with anything but its node-key signature over (sid, index, key hash) is a culprit; one that
- * does not answer did not store. Fewer than k stored shares: SchemeFailure (the key cannot sign).
+ * Seals each share's encoding (`encodeShare(i)`, zeroed after sealing) to holder i's X25519 key, bound to
+ * the session, the holder and the public key. Holders without an attested key get nothing (and do not
+ * store). The caller's dealing goes out of scope when this returns.
+ */
+function sealShares(
+  tag: string,
+  group: GroupDirectory,
+  sid: Uint8Array,
+  publicKey: Uint8Array,
+  indices: readonly number[],
+  encodeShare: (index: number) => Uint8Array,
+  random: Random,
+): SealedDealing {
+  const boxes = new Map<number, Uint8Array>();
+  for (const i of indices) {
+    const recipientKey = group.encryptionKey(i);
+    if (recipientKey === undefined) continue;
+    const plaintext = encodeShare(i);
+    boxes.set(i, seal(recipientKey, plaintext, dealAad(tag, sid, i, publicKey), random));
+    plaintext.fill(0);
+  }
+  return { publicKey, boxes };
+}
+
+/**
+ * Delivers sealed shares and checks the acknowledgements: a holder that answers with anything but its
+ * node-key signature over (sid, index, key hash) is a culprit; one that does not answer did not store.
+ * Fewer than k stored shares: SchemeFailure (the key could not sign).
  */
 async function deliver(
   tag: { deal: string; ack: string },
   group: GroupDirectory,
   sid: Uint8Array,
-  publicKey: Uint8Array,
+  { publicKey, boxes }: SealedDealing,
   k: number,
   rt: RoundTrip,
-  sealFor: (index: number, recipientKey: Uint8Array) => Uint8Array,
 ): Promise<CreatedKey> {
   const bodies = new Map<number, Uint8Array>();
-  for (const i of range1(group.n)) {
-    const recipientKey = group.encryptionKey(i);
-    if (recipientKey === undefined) continue; // no attested key: holder i cannot receive a share
-    bodies.set(i, encodeDeal({ publicKey, box: sealFor(i, recipientKey) }));
-  }
+  for (const [i, box] of boxes) bodies.set(i, encodeDeal({ publicKey, box }));
   const to = [...bodies.keys()];
   const answers = await rt(RSA_ROUNDS.deal, to, (i) => bodies.get(i)!);
   bodies.clear();
@@ -541,6 +569,22 @@ export function rsaShoupHolder(options: RsaHolderOptions = {}): SchemeHolder {
   };
 }
 
+function sealShoupDealing(
+  dealing: ShoupDealing,
+  group: GroupDirectory,
+  sid: Uint8Array,
+  random: Random,
+): SealedDealing {
+  const { shares } = dealing;
+  const encode = (i: number): Uint8Array =>
+    new ByteWriter(8 + MODULUS_BYTES_MAX)
+      .u16(i)
+      .bytes(bigintToBytes(shares[i - 1]!.secret))
+      .finish();
+  const publicKey = encodeShoupPublicKey(dealing.publicKey);
+  return sealShares(TAG.shoupDeal, group, sid, publicKey, range1(shares.length), encode, random);
+}
+
 function storedShoupShare(identity: HolderIdentity, key: StoredKey): ShoupShare {
   let share: ShoupShare;
   try {
@@ -565,24 +609,14 @@ export function rsaShoupCoordinator(options: RsaCoordinatorOptions = {}): Scheme
     async create(group, sid, rt, random) {
       checkCoordinatorSid(sid);
       const k = checkGroup(group, SHOUP_PLAYERS_MAX);
-      const dealing = await generateShoupKey({ modulusBits, players: group.n, threshold: k }, random);
-      const publicKey = encodeShoupPublicKey(dealing.publicKey);
-      // Seal every share before any message leaves, then drop the dealing (see the header on erasure).
-      const boxes = new Map<number, Uint8Array>();
-      for (const share of dealing.shares) {
-        const recipientKey = group.encryptionKey(share.index);
-        if (recipientKey === undefined) continue;
-        const plaintext = new ByteWriter(8 + MODULUS_BYTES_MAX)
-          .u16(share.index)
-          .bytes(bigintToBytes(share.secret))
-          .finish();
-        const aad = dealAad(TAG.shoupDeal, sid, share.index, publicKey);
-        boxes.set(share.index, seal(recipientKey, plaintext, aad, random));
-        plaintext.fill(0);
-      }
-      return deliver({ deal: TAG.shoupDeal, ack: TAG.shoupAck }, group, sid, publicKey, k, rt, (i) =>
-        boxes.get(i)!,
+      // Every share is sealed before any message leaves; p, q, d and the shares stay inside this call.
+      const sealed = sealShoupDealing(
+        await generateShoupKey({ modulusBits, players: group.n, threshold: k }, random),
+        group,
+        sid,
+        random,
       );
+      return deliver({ deal: TAG.shoupDeal, ack: TAG.shoupAck }, group, sid, sealed, k, rt);
     },
 
     async sign(group, publicKeyBytes, sid, input, rt, _random) {
@@ -741,6 +775,18 @@ function storedAdditiveShare(
   return { share, record };
 }
 
+function sealAdditiveDealing(
+  dealing: AdditiveDealing,
+  group: GroupDirectory,
+  sid: Uint8Array,
+  random: Random,
+): SealedDealing {
+  const { shares } = dealing;
+  const publicKey = encodeAdditivePublicRecord(dealing.record);
+  const encode = (i: number): Uint8Array => encodeAdditiveShare(shares[i - 1]!);
+  return sealShares(TAG.additiveDeal, group, sid, publicKey, range1(shares.length), encode, random);
+}
+
 /** Client side of 'rsa-additive': the dealer at import (and create), the session driver when signing. */
 export function rsaAdditiveCoordinator(options: RsaCoordinatorOptions = {}): SchemeCoordinator {
   const modulusBits = checkModulusBits(options.modulusBits ?? RSA_MODULUS_BITS_DEFAULT);
@@ -755,22 +801,14 @@ export function rsaAdditiveCoordinator(options: RsaCoordinatorOptions = {}): Sch
     const k = checkGroup(group, ADDITIVE_SERVERS_MAX);
     if (treeSize(group.n, k) > ADDITIVE_TREE_NODES_MAX)
       throw new RangeError(`group: the tree for (t, n) = (${k}, ${group.n}) is too large`);
-    const dealing = dealAdditive(rsaPrivateKeyFromPem(pem), { servers: group.n, threshold: k }, random);
-    const publicKey = encodeAdditivePublicRecord(dealing.record);
-    const boxes = new Map<number, Uint8Array>();
-    for (const share of dealing.shares) {
-      const recipientKey = group.encryptionKey(share.index);
-      if (recipientKey === undefined) continue;
-      const plaintext = encodeAdditiveShare(share);
-      boxes.set(
-        share.index,
-        seal(recipientKey, plaintext, dealAad(TAG.additiveDeal, sid, share.index, publicKey), random),
-      );
-      plaintext.fill(0);
-    }
-    return deliver({ deal: TAG.additiveDeal, ack: TAG.additiveAck }, group, sid, publicKey, k, rt, (i) =>
-      boxes.get(i)!,
+    // Every share is sealed before any message leaves; the key and the pieces stay inside this call.
+    const sealed = sealAdditiveDealing(
+      dealAdditive(rsaPrivateKeyFromPem(pem), { servers: group.n, threshold: k }, random),
+      group,
+      sid,
+      random,
     );
+    return deliver({ deal: TAG.additiveDeal, ack: TAG.additiveAck }, group, sid, sealed, k, rt);
   };
   return {
     scheme: 'rsa-additive',
