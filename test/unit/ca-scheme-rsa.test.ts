@@ -615,3 +615,27 @@ for (const kind of ['rsa-shoup', 'rsa-additive'] as const) {
     assert.deepEqual(err.culprits.map((c) => c.index).sort(), [1, 2]);
   });
 }
+
+void test('rsa-additive holder: open sessions are bounded (refused when full, room again after the time to live)', async () => {
+  const { h } = await key('rsa-additive', 4);
+  const holder = rsaAdditiveHolder({ sessionsMax: 2 });
+  const me = h.identities[0]!;
+  const input = digestInput(DATA);
+  const open = (s: Uint8Array, nowMs: number): Promise<Uint8Array> =>
+    holder.sign(
+      me,
+      h.keys[0]!,
+      s,
+      input,
+      encodeAdditiveSignRequest({
+        message: { context: s, hash: 'sha256', digest: input.digest },
+        nodes: [[1]],
+      }),
+      nowMs,
+    );
+  await open(sid(), h.nowMs);
+  await open(sid(), h.nowMs + 10);
+  assert.equal(await refusal(() => open(sid(), h.nowMs + 20)), 'refused');
+  await open(sid(), h.nowMs + RSA_SESSION_TTL_MS + 1); // the first has expired: its place is free
+  assert.throws(() => rsaAdditiveHolder({ sessionsMax: 0 }), RangeError);
+});

@@ -27,6 +27,13 @@
  * Acknowledgements are node-key signatures over (scheme, sid, index, SHA-256 of the public key). Every
  * proof of correctness binds the session id (the proof context), the key, the holder and the digest.
  *
+ * Rounds. Setup waits for every holder (a share that misses its holder is lost: the dealer keeps nothing).
+ * Shoup signing asks all n holders with `need` = k: the round may end k answers (plus the service's grace)
+ * in, and if some of those are invalid and the others come later, signing fails with the culprits named
+ * (the service retries with a new session id) — shares are single-use per session id, so there is no
+ * second round to ask the late holders. Additive signing passes `need` = the holders asked minus the
+ * failures the tree can still absorb; a holder that misses a round is compensated in the next one.
+ *
  * Sessions. Setup and Shoup signing are single requests: the holder remembers the session id as used
  * (a bounded set, oldest forgotten first) and keeps no other state. Additive signing keeps, per session, the
  * authorized digest's tree nodes already signed (no secret: the pieces stay in the stored share), for at
@@ -36,7 +43,10 @@
  * Erasure. The dealer drops every reference to p, q, d, φ(N), the polynomial and the shares as soon as the
  * sealed boxes exist, and zeroes the byte buffers it encoded shares into. JavaScript cannot guarantee the
  * erasure of bigints or strings (immutable, garbage-collected, possibly copied): they disappear only when
- * collected. Known limitation, like the non-constant-time BigInt exponentiation of rsa-common.ts.
+ * collected. Known limitation, like the timing of holders' exponentiations with their secret exponents:
+ * BigInt arithmetic is not constant-time, and modPow and the fixed-base tables (rsa-common.ts) index tables
+ * by, and skip zero digits of, the secret exponent. Noted, not solved (node:crypto offers no modexp with a
+ * secret exponent modulo an N whose factors it is not given).
  */
 import { generateKeyPair } from 'node:crypto';
 import { ByteReader, ByteWriter, CodecError, bytesEqual, toHex } from '../../codec/bytes.js';
@@ -527,7 +537,10 @@ export function rsaShoupHolder(options: RsaHolderOptions = {}): SchemeHolder {
         try {
           const r = new ByteReader(plaintext);
           const index = r.u16('shoupBox.index');
-          const secret = os2ip(r.bytes(MODULUS_BYTES_MAX, 'shoupBox.secret'));
+          const secretBytes = r.bytes(MODULUS_BYTES_MAX, 'shoupBox.secret');
+          if (secretBytes[0] === 0) throw new CodecError('shoupBox.secret', 'leading zero byte');
+          const secret = os2ip(secretBytes);
+          secretBytes.fill(0);
           r.finish('shoupBox');
           share = { index, secret, publicKey };
         } finally {
