@@ -473,13 +473,14 @@ async function deliver(
     if (group.verify(i, ackStatement(tag.ack, sid, i, publicKey), signature)) stored.push(i);
     else culprits.push({ index: i, reason: 'acknowledgement not signed by its node key' });
   }
-  if (stored.length < k)
-    throw new SchemeFailure(`${stored.length} holders stored their shares, ${k} are needed to sign`, [
-      ...culprits,
-      ...to
-        .filter((i) => answers.get(i) === undefined)
-        .map((i) => ({ index: i, reason: 'did not acknowledge' })),
-    ]);
+  if (stored.length < k) {
+    // Silence is not provable misbehaviour: silent holders are listed in the message, not as culprits.
+    const silent = to.filter((i) => answers.get(i) === undefined);
+    throw new SchemeFailure(
+      `${stored.length} holders stored their shares, ${k} are needed to sign (no answer from: ${silent.join(', ') || 'none'})`,
+      culprits,
+    );
+  }
   return { publicKey, stored, culprits };
 }
 
