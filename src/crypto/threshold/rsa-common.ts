@@ -15,7 +15,8 @@
  * (s·c < 2^{L(N)+L1}, so the distance from uniform is below 2^{−L1}).
  *
  * Modular exponentiation here is BigInt arithmetic, which is not constant-time: a server's share exponent
- * could leak through fine-grained timing of its signing. node:crypto exposes no modexp with a secret
+ * could leak through fine-grained timing of its signing (modPow and the fixed-base tables also look up
+ * table entries by the exponent's digits and skip zero digits). node:crypto exposes no modexp with a secret
  * exponent for a modulus whose factors it is not given. Known limitation (for docs/SECURITY.md).
  */
 import type { Random } from '../../env/random.js';
