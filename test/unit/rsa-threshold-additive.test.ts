@@ -23,10 +23,13 @@ import {
   type RsaPrivateKey,
   type RsaSignMessage,
 } from '../../src/crypto/threshold/rsa-pkcs1.js';
-import { ThresholdRsaError, modPow, mod } from '../../src/crypto/threshold/rsa-common.js';
+import { ThresholdRsaError, jacobi, modPow, mod } from '../../src/crypto/threshold/rsa-common.js';
 import {
   AdditiveSigningSession,
   additiveCover,
+  additiveKeyPath,
+  additiveKeyPathValid,
+  additiveKeysRoot,
   checkAdditiveShare,
   checkAdditiveVerification,
   combineAdditive,
@@ -34,8 +37,10 @@ import {
   decodeAdditivePartials,
   decodeAdditiveShare,
   decodeAdditiveSignRequest,
+  decodeAdditivePublicRecord,
   decodeAdditiveVerification,
   encodeAdditivePartials,
+  encodeAdditivePublicRecord,
   encodeAdditiveShare,
   encodeAdditiveSignRequest,
   encodeAdditiveVerification,
@@ -50,6 +55,7 @@ import {
   type AdditivePartial,
   type AdditiveSignRequest,
   type AdditiveSignature,
+  type AdditiveVerifier,
 } from '../../src/crypto/threshold/rsa-additive.js';
 import { nodeVerifies, opensslVerifies, range1, subsets } from './rsa-threshold-helpers.js';
 
@@ -89,13 +95,14 @@ function runSession(
   dealing: AdditiveDealing,
   message: RsaSignMessage,
   behaviour: Behaviour,
+  verifier: AdditiveVerifier = dealing.verification,
 ): {
   result?: AdditiveSignature;
   error?: ThresholdRsaError;
   session: AdditiveSigningSession;
   rounds: number;
 } {
-  const session = new AdditiveSigningSession(dealing.verification, message);
+  const session = new AdditiveSigningSession(verifier, message);
   for (let rounds = 1; rounds <= 20; rounds++) {
     const step = session.next();
     if (step.status === 'complete') return { result: session.finish(), session, rounds };
@@ -580,4 +587,120 @@ void test('encodings round-trip and the decoders reject truncation, garbage and 
   assert.throws(() => decodeAdditivePartials(many, dealing.verification), /exceeds/);
   const tooMany = encodeAdditiveSignRequest({ message, nodes: Array.from({ length: 5 }, () => [2]) });
   assert.throws(() => decodeAdditiveSignRequest(tooMany, dealing.shares[1]!), CodecError);
+});
+
+void test('additive (3, 4): representatives that are not squares (Jacobi −1) and squares both sign exactly', () => {
+  const dealing = dealt(3, 4);
+  const n = dealing.publicKey.n;
+  const seen = new Set<number>();
+  for (let i = 0; seen.size < 2 && i < 64; i++) {
+    const data = new TextEncoder().encode(`document ${i}`);
+    const message = signMessageFor(data, CONTEXT);
+    const symbol = jacobi(pkcs1Representative(n, 'sha256', message.digest), n);
+    if (seen.has(symbol)) continue;
+    seen.add(symbol);
+    const { result } = runSession(dealing, message, down([2]));
+    assert.ok(result !== undefined, `Jacobi ${symbol}: signs`);
+    assertStandardSignature(result.signature, 'sha256', data);
+  }
+  assert.deepEqual([...seen].sort(), [-1, 1]);
+});
+
+void test('compact public record: round-trips, is small, and a combiner holding only it checks every v_T by its Merkle path', () => {
+  for (const [t, n] of [
+    [2, 3],
+    [3, 4],
+    [7, 10],
+  ] as const) {
+    const dealing = dealt(t, n);
+    const bytes = encodeAdditivePublicRecord(dealing.record);
+    assert.ok(bytes.length < 2 * 128 + 32 * n + 64, `(${t}, ${n}): ${bytes.length} bytes`);
+    const record = decodeAdditivePublicRecord(bytes);
+    assert.deepEqual(record, dealing.record);
+    for (const share of dealing.shares) checkAdditiveShare(share, record);
+    // Nodes of the first and last server, first and last positions: key proofs lead to their roots.
+    const message = signMessageFor(DATA, CONTEXT);
+    for (const server of [1, n]) {
+      const share = dealing.shares[server - 1]!;
+      const held = heldNodes(n, t, server);
+      const nodes = [held[0]!, held[held.length - 1]!];
+      const partials = partialSignAdditive(share, { message, nodes }, secureRandom);
+      for (const partial of partials)
+        assert.equal(verifyAdditivePartial(record, message, server, partial).ok, true, pathKey(partial.node));
+    }
+  }
+  const dealing = dealt(3, 4);
+  const record = decodeAdditivePublicRecord(encodeAdditivePublicRecord(dealing.record));
+  const message = signMessageFor(DATA, CONTEXT);
+  const [a, b] = partialSignAdditive(
+    dealing.shares[1]!,
+    { message, nodes: heldNodes(4, 3, 2).slice(0, 2) },
+    secureRandom,
+  );
+  const reject = (partial: AdditivePartial, why: string): void => {
+    const check = verifyAdditivePartial(record, message, 2, partial);
+    assert.ok(!check.ok && /key proof/.test(check.reason), why);
+  };
+  reject({ ...a!, keyProof: undefined }, 'no key proof');
+  reject({ ...a!, keyProof: b!.keyProof }, "another node's key and path");
+  reject({ ...a!, keyProof: { key: a!.keyProof!.key, path: a!.keyProof!.path.slice(1) } }, 'short path');
+  reject({ ...a!, keyProof: { key: a!.keyProof!.key + 1n, path: a!.keyProof!.path } }, 'wrong key');
+  assert.equal(verifyAdditivePartial(record, message, 2, a!).ok, true);
+  // Signing through the session with the compact record: 1 server down, 1 sending a wrong key proof.
+  const liar: Behaviour = (server, request, honest) => {
+    const partials = honest();
+    if (server !== 3) return partials;
+    return partials.map((p) => ({ ...p, keyProof: { key: p.keyProof!.key, path: [] } }));
+  };
+  const { result } = runSession(dealing, message, (s, r, h) => (s === 1 ? 'silent' : liar(s, r, h)), record);
+  assert.equal(result, undefined, '(3, 4) cannot lose two servers');
+  const twoOk = runSession(dealing, message, liar, record);
+  assert.ok(twoOk.result !== undefined);
+  assert.deepEqual(
+    twoOk.result.culprits.map((c) => c.party),
+    [3],
+  );
+  assertStandardSignature(twoOk.result.signature);
+  // A share whose keys are not the record's is refused.
+  const share = dealing.shares[0]!;
+  const other = dealAdditive(key1024.key, { servers: 4, threshold: 3 }, secureRandom);
+  assert.throws(() => checkAdditiveShare(share, other.record), ThresholdRsaError);
+  assert.throws(
+    () => decodeAdditivePublicRecord(encodeAdditivePublicRecord({ ...record, v: 1n })),
+    CodecError,
+  );
+});
+
+void test('property: Merkle paths of node keys verify at their position only, for any leaf count', () => {
+  const k = 16;
+  fc.assert(
+    fc.property(
+      fc.array(fc.bigInt({ min: 1n, max: (1n << 128n) - 1n }), { minLength: 1, maxLength: 40 }),
+      fc.nat(),
+      (keys, pick) => {
+        const root = additiveKeysRoot(keys, k);
+        const position = pick % keys.length;
+        const path = additiveKeyPath(keys, k, position);
+        assert.ok(path.length <= Math.ceil(Math.log2(keys.length)));
+        assert.ok(additiveKeyPathValid(keys[position]!, position, keys.length, path, k, root));
+        assert.ok(!additiveKeyPathValid(keys[position]! + 1n, position, keys.length, path, k, root));
+        if (keys.length > 1) {
+          const elsewhere = (position + 1) % keys.length;
+          assert.ok(!additiveKeyPathValid(keys[position]!, elsewhere, keys.length, path, k, root));
+        }
+        if (path.length > 0) {
+          assert.ok(!additiveKeyPathValid(keys[position]!, position, keys.length, path.slice(1), k, root));
+          assert.ok(
+            !additiveKeyPathValid(keys[position]!, position, keys.length, [...path, path[0]!], k, root),
+          );
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+  // 586 leaves, the (7, 10) count: every position.
+  const keys = Array.from({ length: 586 }, (_, i) => BigInt(i) * 7919n + 1n);
+  const root = additiveKeysRoot(keys, k);
+  for (let i = 0; i < keys.length; i++)
+    assert.ok(additiveKeyPathValid(keys[i]!, i, keys.length, additiveKeyPath(keys, k, i), k, root));
 });

@@ -9,9 +9,17 @@ import { checkPrimeSync, createPrivateKey, generatePrime, sign } from 'node:cryp
 import fc from 'fast-check';
 import { secureRandom } from '../../src/env/random.js';
 import { CodecError } from '../../src/codec/bytes.js';
-import { ThresholdRsaError, mod, modInverse } from '../../src/crypto/threshold/rsa-common.js';
+import {
+  ThresholdRsaError,
+  jacobi,
+  mod,
+  modInverse,
+  modPow,
+  powerOf,
+} from '../../src/crypto/threshold/rsa-common.js';
 import {
   bigintToBytes,
+  pkcs1Representative,
   rsaPublicKeyToPem,
   signMessageFor,
   type RsaHash,
@@ -19,6 +27,7 @@ import {
 } from '../../src/crypto/threshold/rsa-pkcs1.js';
 import {
   checkShoupShare,
+  checkShoupVerificationKeys,
   combineShoup,
   dealShoup,
   decodeShoupPublicKey,
@@ -325,4 +334,118 @@ void test('Shoup encodings round-trip; decoders reject truncation, trailing byte
   assert.throws(() => decodeShoupSignatureShare(bigZ, publicKey), CodecError);
   const bigValue = encodeShoupSignatureShare({ ...sigShare, value: publicKey.n << 8n });
   assert.throws(() => decodeShoupSignatureShare(bigValue, publicKey), CodecError);
+});
+
+void test('a public key whose e shares a factor with 4Δ² is refused when decoded (combining would have no Bézout pair)', async () => {
+  const k = await shoupKey(256, 3, 4);
+  const { publicKey, shares } = k.dealing;
+  // e = 9 > players = 4 and odd, but 3 divides Δ = 4! = 24: gcd(4Δ², e) = 9, so y = w^a·x^b does not exist.
+  const bad = { ...publicKey, e: 9n };
+  assert.throws(() => decodeShoupPublicKey(encodeShoupPublicKey(bad)), CodecError);
+  // Fed directly to the combiner, it is a bad argument (RangeError), never a crash of another kind.
+  const message = signMessageFor(DATA, CONTEXT);
+  const responses = shares.slice(0, 3).map((s) => ({
+    from: s.index,
+    share: shoupSignShare({ ...s, publicKey: bad }, message, secureRandom),
+  }));
+  assert.throws(() => combineShoup(bad, message, responses), RangeError);
+});
+
+void test('jacobi(a | pq) equals the product of Euler criteria mod p and mod q', async () => {
+  const p = await prime(64, false);
+  const q = await prime(64, false);
+  const n = p * q;
+  const legendre = (a: bigint, r: bigint): number => {
+    const e = modPow(a, (r - 1n) / 2n, r);
+    return e === 0n ? 0 : e === 1n ? 1 : -1;
+  };
+  fc.assert(
+    fc.property(fc.bigInt({ min: 0n, max: n - 1n }), (a) => {
+      assert.equal(jacobi(a, n), legendre(a, p) * legendre(a, q));
+    }),
+    { numRuns: 300 },
+  );
+  assert.equal(jacobi(p, n), 0);
+  assert.throws(() => jacobi(3n, 10n), RangeError);
+});
+
+void test('a public key whose v is not a generator of Q_N is refused: with v = 1 any wrong share would prove', async () => {
+  const k = await shoupKey(256, 3, 4);
+  const { publicKey } = k.dealing;
+  const { n } = publicKey;
+  const ones = publicKey.verificationKeys.map(() => 1n);
+  const vacuous = { ...publicKey, v: 1n, verificationKeys: ones };
+  // Why it matters: with v = v_i = 1 the statement log_v v_i = log_x̃ x_i² holds for every exponent, so a
+  // share for a made-up secret a comes with a valid proof.
+  const message = signMessageFor(DATA, CONTEXT);
+  const forged = shoupSignShare({ index: 2, secret: 12345n, publicKey: vacuous }, message, secureRandom);
+  assert.equal(verifyShoupShare(vacuous, message, 2, forged).ok, true);
+  // Such keys no longer decode, nor does v = N − 1 (order 2) or a v with Jacobi symbol −1.
+  let nonSquare = 2n;
+  while (jacobi(nonSquare, n) !== -1) nonSquare++;
+  for (const v of [1n, n - 1n, nonSquare]) {
+    const bad = { ...publicKey, v, verificationKeys: ones };
+    assert.throws(() => decodeShoupPublicKey(encodeShoupPublicKey(bad)), CodecError, `v = ${String(v)}`);
+  }
+  assert.deepEqual(decodeShoupPublicKey(encodeShoupPublicKey(publicKey)), publicKey);
+});
+
+void test('Shoup (3, 4): representatives that are not squares (Jacobi −1) and squares both combine to y^e = x', async () => {
+  const k = await shoupKey(256, 3, 4);
+  const n = k.dealing.publicKey.n;
+  const seen = new Set<number>();
+  for (let i = 0; seen.size < 2 && i < 64; i++) {
+    const data = new TextEncoder().encode(`document ${i}`);
+    const message = signMessageFor(data, CONTEXT);
+    const symbol = jacobi(pkcs1Representative(n, 'sha256', message.digest), n);
+    if (seen.has(symbol)) continue;
+    seen.add(symbol);
+    const result = combineShoup(k.dealing.publicKey, message, responsesFrom(k, [1, 3, 4], message));
+    assertStandardSignature(k, result.signature, 'sha256', data);
+  }
+  assert.deepEqual([...seen].sort(), [-1, 1]);
+});
+
+void test('holders can check a dealing: verification keys on one polynomial in the exponent whose constant term inverts e', async () => {
+  for (const [t, l] of [
+    [3, 4],
+    [7, 10],
+    [1, 1],
+    [4, 4],
+  ] as const) {
+    const k = await shoupKey(256, t, l);
+    const { publicKey } = k.dealing;
+    checkShoupVerificationKeys(publicKey);
+    if (t === l) continue; // every set of keys is consistent when k = l; only the e check bites
+    const keys = [...publicKey.verificationKeys];
+    keys[l - 1] = (keys[l - 1]! * publicKey.v) % publicKey.n; // v_l = v^{s_l + 1}: off the polynomial
+    assert.throws(
+      () => checkShoupVerificationKeys({ ...publicKey, verificationKeys: keys }),
+      (err: unknown) => err instanceof ThresholdRsaError && /verification key/.test(err.message),
+    );
+  }
+  // A consistent polynomial whose constant term is not d (every key squared: 2d) fails the e check.
+  const k = await shoupKey(256, 3, 4);
+  const { publicKey } = k.dealing;
+  const squared = publicKey.verificationKeys.map((vi) => (vi * vi) % publicKey.n);
+  assert.throws(
+    () => checkShoupVerificationKeys({ ...publicKey, verificationKeys: squared }),
+    (err: unknown) => err instanceof ThresholdRsaError && /RSA exponent/.test(err.message),
+  );
+});
+
+void test('property: powerOf (a fixed-base table when uses ≥ 4) equals modPow for every exponent in range', () => {
+  fc.assert(
+    fc.property(
+      fc.bigInt({ min: 3n, max: (1n << 200n) - 1n }),
+      fc.bigInt({ min: 0n, max: (1n << 200n) - 1n }),
+      fc.array(fc.bigInt({ min: 0n, max: (1n << 230n) - 1n }), { minLength: 1, maxLength: 6 }),
+      fc.integer({ min: 1, max: 8 }),
+      (m, base, exponents, uses) => {
+        const pow = powerOf(base, m, 230, uses);
+        for (const e of exponents) assert.equal(pow(e), modPow(base, e, m));
+      },
+    ),
+    { numRuns: 200 },
+  );
 });

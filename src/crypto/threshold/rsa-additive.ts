@@ -39,6 +39,13 @@
  * refuses the signature ('invalidSignature'); only the naming of the culprit would fail. Shoup's scheme
  * (rsa-shoup.ts) relies on safe primes instead and has no such caveat.
  *
+ * Public data: the full record (v and every v_T: 5,860 keys for (7, 10), 1.5 MB at 2048 bits) is the dealer's;
+ * what holders and combiners keep is the compact public record (AdditivePublicRecord): N, e, n, t, v and, per
+ * server i, the root of a Merkle tree over the keys v_T of the nodes i holds. Server i keeps its own keys in
+ * its share and sends each v_T with its Merkle path beside the partial signature, so a combiner that has only
+ * the compact record checks v_T against the root before it checks the proof. The record's SHA-256 identity
+ * (additiveRecordId) is bound into every share and proof.
+ *
  * Pieces are integers in [0, φ(N)); many of them bound φ(N) from above only to within about φ(N)/count,
  * far coarser than N − φ(N) ≈ 2√N, which N already gives away.
  *
@@ -59,9 +66,12 @@ import {
   gcd,
   isList,
   isUnit,
+  jacobi,
   mod,
   modInverse,
   modPow,
+  equalLogPowers,
+  powerOf,
   proofResponseBitsMax,
   proveEqualLogs,
   randomBelow,
@@ -109,6 +119,27 @@ export interface AdditiveVerification extends RsaPublicKey {
   readonly nodeKeys: readonly bigint[];
 }
 
+/**
+ * The compact public record of a dealing: the RSA key, v, and for every server the Merkle root over the
+ * keys v_T of the nodes it holds. Holders and combiners keep this (about 1 KB for (7, 10) at 2048 bits).
+ */
+export interface AdditivePublicRecord extends RsaPublicKey {
+  readonly servers: number;
+  readonly threshold: number;
+  readonly v: bigint;
+  /** holderRoots[i − 1] = additiveKeysRoot(server i's v_T in heldNodes order, modulusBytes(N)). */
+  readonly holderRoots: readonly Uint8Array[];
+}
+
+/** What a combiner checks partials against: the full record (every v_T) or the compact public record. */
+export type AdditiveVerifier = AdditiveVerification | AdditivePublicRecord;
+
+/** A node key v_T with its Merkle path to its holder's root (siblings from the leaf up). */
+export interface AdditiveKeyProof {
+  readonly key: bigint;
+  readonly path: readonly Uint8Array[];
+}
+
 /** Server i's share: its pieces d_T and their keys v_T, for the nodes T whose path ends in i. */
 export interface AdditiveShare {
   readonly index: number;
@@ -116,7 +147,7 @@ export interface AdditiveShare {
   readonly threshold: number;
   readonly publicKey: RsaPublicKey;
   readonly v: bigint;
-  /** additiveVerificationId of the dealing's verification record. */
+  /** additiveRecordId of the dealing's public record. */
   readonly verificationId: Uint8Array;
   /** d_T for the nodes heldNodes(servers, threshold, index), same order. Secret. */
   readonly pieces: readonly bigint[];
@@ -128,6 +159,8 @@ export interface AdditiveShare {
 export interface AdditiveDealing {
   readonly publicKey: RsaPublicKey;
   readonly verification: AdditiveVerification;
+  /** The compact public record holders and combiners keep. */
+  readonly record: AdditivePublicRecord;
   /** shares[i − 1] is server i's. */
   readonly shares: readonly AdditiveShare[];
 }
@@ -138,11 +171,15 @@ export interface AdditiveSignRequest {
   readonly nodes: readonly TreePath[];
 }
 
-/** A partial signature X_T = x^{2 d_T} for node T with its proof of correctness. */
+/**
+ * A partial signature X_T = x^{2 d_T} for node T with its proof of correctness, and v_T with its Merkle path
+ * (partialSignAdditive always adds it; a combiner holding only the compact record requires it).
+ */
 export interface AdditivePartial {
   readonly node: TreePath;
   readonly value: bigint;
   readonly proof: EqualLogProof;
+  readonly keyProof?: AdditiveKeyProof;
 }
 
 /** A server's answer as the combiner received it from authenticated sender `from`. */
@@ -170,6 +207,8 @@ interface Layout {
   readonly indexOf: ReadonlyMap<string, number>;
   /** held[i] = canonical indices of the nodes ending in i (held[0] unused). */
   readonly held: readonly (readonly number[])[];
+  /** positionOf[idx] = position of node idx in its holder's list held[last(node)]. */
+  readonly positionOf: readonly number[];
 }
 
 /** The map key of a tree node ("2.5"). */
@@ -220,11 +259,14 @@ function layout(servers: number, threshold: number): Layout {
   }
   const indexOf = new Map<string, number>();
   const held: number[][] = Array.from({ length: servers + 1 }, () => []);
+  const positionOf: number[] = [];
   nodes.forEach((node, i) => {
     indexOf.set(pathKey(node), i);
-    held[node[node.length - 1]!]!.push(i);
+    const mine = held[node[node.length - 1]!]!;
+    positionOf.push(mine.length);
+    mine.push(i);
   });
-  const result: Layout = { servers, threshold, nodes, indexOf, held };
+  const result: Layout = { servers, threshold, nodes, indexOf, held, positionOf };
   if (layouts.size >= 32) layouts.clear();
   layouts.set(cacheKey, result);
   return result;
@@ -259,6 +301,98 @@ function nodeIndex(l: Layout, node: unknown): number | undefined {
   if (!Array.isArray(node) || node.length < 1 || node.length > l.servers - l.threshold + 1) return undefined;
   for (const p of node as unknown[]) if (!Number.isInteger(p)) return undefined;
   return l.indexOf.get(pathKey(node as number[]));
+}
+
+// ---- Merkle commitment to each server's node keys ----
+//
+// Leaves: SHA-256(0x00 ‖ u32 position ‖ I2OSP(v_T, k)); inner nodes: SHA-256(0x01 ‖ left ‖ right); on a level
+// of odd width the last node moves up unchanged. The shape depends only on the leaf count, which the
+// verifier takes from (n, t), never from the prover, so a path has exactly one valid length and a position
+// cannot be moved. (The root alone does not bind the count: 3 and 4 leaves can share a path shape.)
+
+const MERKLE_HASH_BYTES = 32;
+/** Longest Merkle path accepted (2^32 leaves; the tree bound keeps real paths far shorter). */
+const MERKLE_PATH_MAX = 32;
+
+function keyLeaf(position: number, key: bigint, k: number): Uint8Array {
+  return sha256(new Uint8Array([0]), new ByteWriter(4).u32(position).finish(), i2osp(key, k));
+}
+
+function innerHash(left: Uint8Array, right: Uint8Array): Uint8Array {
+  return sha256(new Uint8Array([1]), left, right);
+}
+
+/** Every level of the tree over `keys`, leaves first, the root alone last. */
+function merkleLevels(keys: readonly bigint[], k: number): Uint8Array[][] {
+  if (keys.length === 0) throw new RangeError('keys: a Merkle tree needs at least one leaf');
+  const levels: Uint8Array[][] = [keys.map((key, i) => keyLeaf(i, key, k))];
+  for (let level = levels[0]!; level.length > 1;) {
+    const next: Uint8Array[] = [];
+    for (let i = 0; i < level.length; i += 2)
+      next.push(i + 1 < level.length ? innerHash(level[i]!, level[i + 1]!) : level[i]!);
+    levels.push(next);
+    level = next;
+  }
+  return levels;
+}
+
+/** The Merkle root over one server's node keys v_T (heldNodes order), k = modulusBytes(N). */
+export function additiveKeysRoot(keys: readonly bigint[], k: number): Uint8Array {
+  const levels = merkleLevels(keys, k);
+  return levels[levels.length - 1]![0]!;
+}
+
+/** The Merkle path of leaf `position` among `keys` (what a server sends beside a partial). */
+export function additiveKeyPath(keys: readonly bigint[], k: number, position: number): Uint8Array[] {
+  if (!Number.isInteger(position) || position < 0 || position >= keys.length)
+    throw new RangeError(`position: expected 0..${keys.length - 1}, got ${position}`);
+  return pathFromLevels(merkleLevels(keys, k), position);
+}
+
+/** Whether `key` is leaf `position` of a tree of `count` leaves with root `root`, by `path`. */
+export function additiveKeyPathValid(
+  key: bigint,
+  position: number,
+  count: number,
+  path: readonly Uint8Array[],
+  k: number,
+  root: Uint8Array,
+): boolean {
+  if (!Number.isInteger(position) || position < 0 || position >= count || path.length > MERKLE_PATH_MAX)
+    return false;
+  const computed = rootFromPath(key, position, count, path, k);
+  return computed !== undefined && bytesEqual(computed, root);
+}
+
+function pathFromLevels(levels: readonly Uint8Array[][], position: number): Uint8Array[] {
+  const path: Uint8Array[] = [];
+  let i = position;
+  for (const level of levels.slice(0, -1)) {
+    const sibling = i ^ 1;
+    if (sibling < level.length) path.push(level[sibling]!);
+    i >>= 1;
+  }
+  return path;
+}
+
+/** The root that `key` at `position` of `count` leaves leads to through `path`; undefined if the length is wrong. */
+function rootFromPath(
+  key: bigint,
+  position: number,
+  count: number,
+  path: readonly Uint8Array[],
+  k: number,
+): Uint8Array | undefined {
+  if (key < 0n || bitLength(key) > 8 * k) return undefined;
+  let hash = keyLeaf(position, key, k);
+  let used = 0;
+  for (let i = position, width = count; width > 1; i >>= 1, width = Math.ceil(width / 2)) {
+    if ((i ^ 1) >= width) continue; // the last node of an odd level moves up unchanged
+    const sibling = path[used++];
+    if (sibling === undefined || sibling.length !== MERKLE_HASH_BYTES) return undefined;
+    hash = (i & 1) === 0 ? innerHash(hash, sibling) : innerHash(sibling, hash);
+  }
+  return used === path.length ? hash : undefined;
 }
 
 // ---- Dealing ----
@@ -317,7 +451,8 @@ export function dealAdditive(
   const nodeKeys = pieces.map(powV);
   const publicKey: RsaPublicKey = { n, e: key.e };
   const verification: AdditiveVerification = { n, e: key.e, servers, threshold, v, nodeKeys };
-  const verificationId = additiveVerificationId(verification);
+  const record = additivePublicRecord(verification);
+  const verificationId = additiveRecordId(record);
   const shares: AdditiveShare[] = [];
   for (let i = 1; i <= servers; i++) {
     const mine = l.held[i]!;
@@ -332,22 +467,56 @@ export function dealAdditive(
       pieceKeys: mine.map((k) => nodeKeys[k]!),
     });
   }
-  return { publicKey, verification, shares };
+  return { publicKey, verification, record, shares };
 }
 
-const verificationIds = new WeakMap<AdditiveVerification, Uint8Array>();
+const records = new WeakMap<AdditiveVerification, AdditivePublicRecord>();
 
-/** SHA-256 identity of a verification record (its canonical encoding); bound into shares and proofs. */
-export function additiveVerificationId(verification: AdditiveVerification): Uint8Array {
-  let id = verificationIds.get(verification);
+/** The compact public record of a full verification record (Merkle roots over each server's keys). */
+export function additivePublicRecord(verification: AdditiveVerification): AdditivePublicRecord {
+  let record = records.get(verification);
+  if (record === undefined) {
+    const l = layout(verification.servers, verification.threshold);
+    if (!isList(verification.nodeKeys) || verification.nodeKeys.length !== l.nodes.length)
+      throw new RangeError(`verification.nodeKeys: expected ${l.nodes.length} keys`);
+    const k = modulusBytes(verification.n);
+    const { n, e, servers, threshold, v } = verification;
+    const holderRoots: Uint8Array[] = [];
+    for (let i = 1; i <= servers; i++)
+      holderRoots.push(
+        additiveKeysRoot(
+          l.held[i]!.map((idx) => verification.nodeKeys[idx]!),
+          k,
+        ),
+      );
+    record = { n, e, servers, threshold, v, holderRoots };
+    records.set(verification, record);
+  }
+  return record;
+}
+
+const recordIds = new WeakMap<AdditivePublicRecord, Uint8Array>();
+
+/** SHA-256 identity of a public record (its canonical encoding); bound into shares and proofs. */
+export function additiveRecordId(record: AdditivePublicRecord): Uint8Array {
+  let id = recordIds.get(record);
   if (id === undefined) {
     id = sha256(
-      new TextEncoder().encode('bftkv/threshold-rsa/additive-verification/v1'),
-      encodeAdditiveVerification(verification),
+      new TextEncoder().encode('bftkv/threshold-rsa/additive-record/v1'),
+      encodeAdditivePublicRecord(record),
     );
-    verificationIds.set(verification, id);
+    recordIds.set(record, id);
   }
   return id;
+}
+
+/** The identity bound into shares and proofs: additiveRecordId of the dealing's public record. */
+export function additiveVerificationId(verifier: AdditiveVerifier): Uint8Array {
+  return additiveRecordId(isFullRecord(verifier) ? additivePublicRecord(verifier) : verifier);
+}
+
+function isFullRecord(verifier: AdditiveVerifier): verifier is AdditiveVerification {
+  return 'nodeKeys' in verifier;
 }
 
 /**
@@ -363,7 +532,8 @@ export function checkAdditiveVerification(verification: AdditiveVerification): v
     throw new RangeError(
       `verification.nodeKeys: expected ${l.nodes.length} keys, got ${String(nodeKeys?.length)}`,
     );
-  if (!isUnit(v, n) || gcd(v - 1n, n) !== 1n)
+  // v = r²: a unit with Jacobi symbol 1, v ≢ 1 modulo p and q (necessary conditions; p, q are unknown here).
+  if (!isUnit(v, n) || jacobi(v, n) !== 1 || gcd(v - 1n, n) !== 1n)
     throw new ThresholdRsaError('badDealing', 'v is not a valid base');
   nodeKeys.forEach((key, i) => {
     if (!isUnit(key, n))
@@ -383,10 +553,12 @@ export function checkAdditiveVerification(verification: AdditiveVerification): v
 }
 
 /**
- * Checks a server's share: v^{d_T} = v_T for every piece, and, given the verification record, that the keys
- * and the record identity match it. A server runs this once on receipt; throws ThresholdRsaError 'badDealing'.
+ * Checks a server's share: v^{d_T} = v_T for every piece, and, given the dealing's full or public record,
+ * that the share belongs to it (same key, v, (n, t), record identity) and that its keys are the record's
+ * (full record: equal to v_T; public record: their Merkle root is the server's). A server runs this once on
+ * receipt; throws ThresholdRsaError 'badDealing'.
  */
-export function checkAdditiveShare(share: AdditiveShare, verification?: AdditiveVerification): void {
+export function checkAdditiveShare(share: AdditiveShare, verifier?: AdditiveVerifier): void {
   checkRsaPublicKey(share.publicKey, 'share.publicKey');
   const l = layout(share.servers, share.threshold);
   if (!Number.isInteger(share.index) || share.index < 1 || share.index > share.servers)
@@ -395,30 +567,38 @@ export function checkAdditiveShare(share: AdditiveShare, verification?: Additive
   if (share.pieces.length !== mine.length || share.pieceKeys.length !== mine.length)
     throw new RangeError(`share.pieces: expected ${mine.length} pieces`);
   const n = share.publicKey.n;
+  if (!isUnit(share.v, n)) throw new ThresholdRsaError('badDealing', 'v is not in Z_N^*');
+  // One base, many exponents below N: a fixed-base table is about 5× cheaper than a modPow per piece.
+  const powV = powerOf(share.v, n, bitLength(n), share.pieces.length);
   share.pieces.forEach((piece, k) => {
-    if (piece < 0n || piece >= n || modPow(share.v, piece, n) !== share.pieceKeys[k])
+    if (piece < 0n || piece >= n || powV(piece) !== share.pieceKeys[k])
       throw new ThresholdRsaError(
         'badDealing',
         `piece for node ${pathKey(l.nodes[mine[k]!]!)} does not match its key`,
       );
   });
-  if (verification === undefined) return;
+  if (verifier === undefined) return;
   if (
-    verification.n !== n ||
-    verification.e !== share.publicKey.e ||
-    verification.v !== share.v ||
-    verification.servers !== share.servers ||
-    verification.threshold !== share.threshold ||
-    !bytesEqual(additiveVerificationId(verification), share.verificationId)
+    verifier.n !== n ||
+    verifier.e !== share.publicKey.e ||
+    verifier.v !== share.v ||
+    verifier.servers !== share.servers ||
+    verifier.threshold !== share.threshold ||
+    !bytesEqual(additiveVerificationId(verifier), share.verificationId)
   )
     throw new ThresholdRsaError('badDealing', `share ${share.index} belongs to another dealing`);
-  mine.forEach((nodeIdx, k) => {
-    if (verification.nodeKeys[nodeIdx] !== share.pieceKeys[k])
-      throw new ThresholdRsaError(
-        'badDealing',
-        `key for node ${pathKey(l.nodes[nodeIdx]!)} differs from the record`,
-      );
-  });
+  if (isFullRecord(verifier)) {
+    mine.forEach((nodeIdx, k) => {
+      if (verifier.nodeKeys[nodeIdx] !== share.pieceKeys[k])
+        throw new ThresholdRsaError(
+          'badDealing',
+          `key for node ${pathKey(l.nodes[nodeIdx]!)} differs from the record`,
+        );
+    });
+  } else if (
+    !bytesEqual(additiveKeysRoot(share.pieceKeys, modulusBytes(n)), verifier.holderRoots[share.index - 1]!)
+  )
+    throw new ThresholdRsaError('badDealing', `the keys of share ${share.index} are not the record's`);
 }
 
 // ---- Signing ----
@@ -442,9 +622,9 @@ function badRequest(message: string): never {
 }
 
 /**
- * Server side: partial signatures X_T = x^{2 d_T} mod N with proofs, for every requested node. The request
- * comes from a client, so it is validated here: a malformed message, a node this server does not hold, or a
- * repeated node is rejected with ThresholdRsaError 'badRequest'.
+ * Server side: partial signatures X_T = x^{2 d_T} mod N with proofs and the key proofs of v_T, for every
+ * requested node. The request comes from a client, so it is validated here: a malformed message, a node
+ * this server does not hold, or a repeated node is rejected with ThresholdRsaError 'badRequest'.
  */
 export function partialSignAdditive(
   share: AdditiveShare,
@@ -464,16 +644,24 @@ export function partialSignAdditive(
   const x = representative(n, request.message);
   const xTilde = modPow(x, 4n, n);
   const seen = new Set<number>();
-  const partials: AdditivePartial[] = [];
   for (const node of request.nodes) {
     const idx = nodeIndex(l, node);
     if (idx === undefined || node[node.length - 1] !== share.index)
       badRequest(`node ${isList(node) ? pathKey(node) : typeof node} is not held by server ${share.index}`);
     if (seen.has(idx)) badRequest(`node ${pathKey(node)} requested twice`);
     seen.add(idx);
-    const k = mine.indexOf(idx);
+  }
+  const levels = merkleLevels(share.pieceKeys, modulusBytes(n));
+  // Every exponentiation of a request has base x (x^{2d_T}, and x̃^r = x^{4r}) or v: with several nodes, one
+  // fixed-base table per base serves them all (exponents below 2^{L(N)+2·L1+2}).
+  const count = request.nodes.length;
+  const powX = powerOf(x, n, bitLength(n) + 2 * L1 + 2, 2 * count);
+  const powV = equalLogPowers(share.v, n, count);
+  const partials: AdditivePartial[] = [];
+  for (const node of request.nodes) {
+    const k = l.positionOf[nodeIndex(l, node)!]!;
     const piece = share.pieces[k]!;
-    const value = modPow(x, 2n * piece, n);
+    const value = powX(2n * piece);
     const proof = proveEqualLogs(
       {
         n,
@@ -482,52 +670,105 @@ export function partialSignAdditive(
         xTilde,
         xHat: (value * value) % n,
         transcript: transcript(share.verificationId, node, request.message),
+        powV,
+        powXTilde: (r) => powX(4n * r),
       },
       piece,
       random,
     );
-    partials.push({ node: [...node], value, proof });
+    const keyProof = { key: share.pieceKeys[k]!, path: pathFromLevels(levels, k) };
+    partials.push({ node: [...node], value, proof, keyProof });
   }
   return partials;
 }
 
 /**
  * Combiner side: checks one partial from authenticated sender `from`: the node is a tree node held by
- * `from`, the value is in Z_N^*, and the proof verifies for this dealing, node, message and context.
- * Never throws on peer data.
+ * `from`, the value is in Z_N^*, v_T is the record's (from the full record, or the partial's key proof
+ * against `from`'s Merkle root in the public record), and the proof verifies for this dealing, node,
+ * message and context. Never throws on peer data.
  */
 export function verifyAdditivePartial(
-  verification: AdditiveVerification,
+  verifier: AdditiveVerifier,
   message: RsaSignMessage,
   from: number,
   partial: AdditivePartial,
 ): PartialCheck {
   checkSignMessage(message);
-  const l = layout(verification.servers, verification.threshold);
+  return checkPartial(partialContext(verifier, message, 1), from, partial);
+}
+
+/** What verifying partials of one message needs once: the record id, x̃ = x^4, and powers of v and x̃. */
+interface PartialContext {
+  readonly verifier: AdditiveVerifier;
+  readonly message: RsaSignMessage;
+  readonly id: Uint8Array;
+  readonly xTilde: bigint;
+  readonly powV: (exp: bigint) => bigint;
+  readonly powXTilde: (exp: bigint) => bigint;
+}
+
+/** The context for about `uses` partial verifications (fixed-base tables when they pay off). */
+function partialContext(verifier: AdditiveVerifier, message: RsaSignMessage, uses: number): PartialContext {
+  const n = verifier.n;
+  const xTilde = modPow(representative(n, message), 4n, n);
+  return {
+    verifier,
+    message,
+    id: additiveVerificationId(verifier),
+    xTilde,
+    powV: equalLogPowers(verifier.v, n, uses),
+    powXTilde: equalLogPowers(xTilde, n, uses),
+  };
+}
+
+function checkPartial(ctx: PartialContext, from: number, partial: AdditivePartial): PartialCheck {
+  const { verifier, message } = ctx;
+  const l = layout(verifier.servers, verifier.threshold);
   if (typeof partial !== 'object' || partial === null)
     return { ok: false, reason: 'not a partial signature' };
   const idx = nodeIndex(l, partial.node);
   if (idx === undefined) return { ok: false, reason: 'not a tree node' };
+  const at = pathKey(partial.node);
   if (partial.node[partial.node.length - 1] !== from)
-    return { ok: false, reason: `node ${pathKey(partial.node)} is not held by ${from}` };
-  const n = verification.n;
+    return { ok: false, reason: `node ${at} is not held by ${from}` };
+  const n = verifier.n;
   if (typeof partial.value !== 'bigint' || !isUnit(partial.value, n))
-    return { ok: false, reason: `value for node ${pathKey(partial.node)} not in Z_N^*` };
-  const x = representative(n, message);
+    return { ok: false, reason: `value for node ${at} not in Z_N^*` };
+  const vShare = nodeKeyOf(verifier, l, idx, from, partial.keyProof);
+  if (vShare === undefined) return { ok: false, reason: `key proof for node ${at} does not verify` };
   const valid = verifyEqualLogs(
     {
       n,
-      v: verification.v,
-      vShare: verification.nodeKeys[idx]!,
-      xTilde: modPow(x, 4n, n),
+      v: verifier.v,
+      vShare,
+      xTilde: ctx.xTilde,
       xHat: (partial.value * partial.value) % n,
-      transcript: transcript(additiveVerificationId(verification), partial.node, message),
+      transcript: transcript(ctx.id, partial.node, message),
+      powV: ctx.powV,
+      powXTilde: ctx.powXTilde,
     },
     partial.proof,
   );
-  return valid
-    ? { ok: true }
-    : { ok: false, reason: `proof for node ${pathKey(partial.node)} does not verify` };
+  return valid ? { ok: true } : { ok: false, reason: `proof for node ${at} does not verify` };
+}
+
+/** v_T for node `idx` held by `from`: the full record's, or the key proof's if it leads to from's root. */
+function nodeKeyOf(
+  verifier: AdditiveVerifier,
+  l: Layout,
+  idx: number,
+  from: number,
+  keyProof: AdditiveKeyProof | undefined,
+): bigint | undefined {
+  if (isFullRecord(verifier)) return verifier.nodeKeys[idx];
+  if (typeof keyProof !== 'object' || keyProof === null) return undefined;
+  const { key, path } = keyProof;
+  if (typeof key !== 'bigint' || !isUnit(key, verifier.n)) return undefined;
+  if (!isList(path) || path.length > MERKLE_PATH_MAX) return undefined;
+  const root = rootFromPath(key, l.positionOf[idx]!, l.held[from]!.length, path, modulusBytes(verifier.n));
+  const expected = verifier.holderRoots[from - 1];
+  return root !== undefined && expected !== undefined && bytesEqual(root, expected) ? key : undefined;
 }
 
 /** Which nodes to ask for next: per server, the missing nodes it holds; or that signing cannot complete. */
@@ -590,7 +831,7 @@ export function additiveCover(
 }
 
 function combineVerified(
-  verification: AdditiveVerification,
+  verification: AdditiveVerifier,
   message: RsaSignMessage,
   have: ReadonlyMap<string, bigint>,
   culprits: readonly Culprit[],
@@ -625,7 +866,7 @@ function combineVerified(
  * valid partials do not complete the tree, 'invalidSignature' if the result does not verify.
  */
 export function combineAdditive(
-  verification: AdditiveVerification,
+  verification: AdditiveVerifier,
   message: RsaSignMessage,
   responses: readonly AdditiveResponse[],
 ): AdditiveSignature {
@@ -634,6 +875,7 @@ export function combineAdditive(
   const have = new Map<string, bigint>();
   const culprits: Culprit[] = [];
   const blamed = new Set<number>();
+  let ctx: PartialContext | undefined;
   for (const { from, partials } of responses) {
     if (!Number.isInteger(from) || from < 1 || from > verification.servers)
       throw new RangeError(`responses[].from: expected 1..${verification.servers}, got ${from}`);
@@ -643,7 +885,8 @@ export function combineAdditive(
       continue;
     }
     for (const partial of partials) {
-      const check = verifyAdditivePartial(verification, message, from, partial);
+      ctx ??= partialContext(verification, message, responses.length);
+      const check = checkPartial(ctx, from, partial);
       const key = check.ok ? pathKey(partial.node) : '';
       if (check.ok && (!have.has(key) || have.get(key) === partial.value)) {
         have.set(key, partial.value);
@@ -676,9 +919,11 @@ export class AdditiveSigningSession {
   private readonly failed = new Set<number>();
   private readonly outstanding = new Map<number, readonly TreePath[]>();
   private readonly blamed: Culprit[] = [];
+  /** Built at the first answer: a session verifies at least n − b partials with the same v and x̃. */
+  private context: PartialContext | undefined;
 
   constructor(
-    private readonly verification: AdditiveVerification,
+    private readonly verification: AdditiveVerifier,
     private readonly message: RsaSignMessage,
   ) {
     checkSignMessage(message);
@@ -731,20 +976,31 @@ export class AdditiveSigningSession {
     }
     let fault: string | undefined;
     for (const partial of partials) {
-      const check = verifyAdditivePartial(this.verification, this.message, from, partial);
-      if (!check.ok) {
-        fault ??= check.reason;
-        continue;
-      }
-      const key = pathKey(partial.node);
+      // Membership first (cheap), the proof only for a node that was asked for and not yet answered.
+      const key = isList(partial?.node) ? pathKey(partial.node) : '';
       if (!wanted.delete(key)) {
         fault ??= `node ${key} was not asked for`;
+        continue;
+      }
+      this.context ??= partialContext(this.verification, this.message, this.layout.servers);
+      const check = checkPartial(this.context, from, partial);
+      if (!check.ok) {
+        fault ??= check.reason;
         continue;
       }
       this.have.set(key, partial.value);
     }
     if (fault === undefined && wanted.size > 0) fault = `omitted ${wanted.size} requested node(s)`;
     if (fault !== undefined) this.blame(from, fault);
+  }
+
+  /**
+   * Records that server `from`'s answer to its outstanding request is provably wrong without looking at
+   * its partials (e.g. it does not decode): it is named and compensated for like a silent server.
+   */
+  reject(from: number, reason: string): void {
+    if (!this.outstanding.has(from)) return;
+    this.blame(from, reason);
   }
 
   /** Records that server `from` did not answer (timeout, refusal, transport error): compensate for it. */
@@ -781,9 +1037,10 @@ export class AdditiveSigningSession {
 
 const MODULUS_BYTES_MAX = MODULUS_BITS_MAX / 8;
 const VERIFICATION_VERSION = 1;
-const SHARE_VERSION = 1;
+const RECORD_VERSION = 1;
+const SHARE_VERSION = 2;
 const REQUEST_VERSION = 1;
-const RESPONSE_VERSION = 1;
+const RESPONSE_VERSION = 2;
 
 function writeBig(w: ByteWriter, x: bigint): void {
   w.bytes(bigintToBytes(x));
@@ -854,6 +1111,37 @@ export function decodeAdditiveVerification(bytes: Uint8Array): AdditiveVerificat
   for (let i = 0; i < count; i++) nodeKeys.push(readFixed(r, k, n, 'additiveVerification.nodeKeys'));
   r.finish('additiveVerification');
   return { n, e, servers, threshold, v, nodeKeys };
+}
+
+/** Canonical encoding of a public record (about k·2 + 32·n bytes). */
+export function encodeAdditivePublicRecord(record: AdditivePublicRecord): Uint8Array {
+  const k = modulusBytes(record.n);
+  const w = new ByteWriter(64 + 2 * k + MERKLE_HASH_BYTES * record.servers);
+  w.u8(RECORD_VERSION);
+  writeBig(w, record.n);
+  writeBig(w, record.e);
+  w.u8(record.servers).u8(record.threshold).raw(i2osp(record.v, k));
+  if (!isList(record.holderRoots) || record.holderRoots.length !== record.servers)
+    throw new RangeError(`record.holderRoots: expected ${record.servers} roots`);
+  for (const root of record.holderRoots) {
+    if (!(root instanceof Uint8Array) || root.length !== MERKLE_HASH_BYTES)
+      throw new RangeError(`record.holderRoots: expected ${MERKLE_HASH_BYTES}-byte roots`);
+    w.raw(root);
+  }
+  return w.finish();
+}
+
+/** Decodes a public record (bounded; checks N, e, (n, t) and that v is a unit with Jacobi symbol 1). */
+export function decodeAdditivePublicRecord(bytes: Uint8Array): AdditivePublicRecord {
+  const r = new ByteReader(bytes);
+  readVersion(r, RECORD_VERSION, 'additiveRecord.version');
+  const { n, e, servers, threshold, v } = readHeader(r, 'additiveRecord');
+  if (!isUnit(v, n) || jacobi(v, n) !== 1 || gcd(v - 1n, n) !== 1n)
+    throw new CodecError('additiveRecord.v', 'not a valid verification base');
+  const holderRoots: Uint8Array[] = [];
+  for (let i = 0; i < servers; i++) holderRoots.push(r.raw(MERKLE_HASH_BYTES, 'additiveRecord.holderRoots'));
+  r.finish('additiveRecord');
+  return { n, e, servers, threshold, v, holderRoots };
 }
 
 /** Encoding of a server's share (secret: store it encrypted at rest, ship it encrypted to its server). */
@@ -937,7 +1225,7 @@ export function decodeAdditiveSignRequest(bytes: Uint8Array, share: AdditiveShar
   return { message: { context, hash, digest }, nodes };
 }
 
-/** Encoding of a server's answer (its partial signatures). */
+/** Encoding of a server's answer (its partial signatures, each with its key proof when it has one). */
 export function encodeAdditivePartials(partials: readonly AdditivePartial[]): Uint8Array {
   const w = new ByteWriter();
   w.u8(RESPONSE_VERSION).u32(partials.length);
@@ -946,31 +1234,47 @@ export function encodeAdditivePartials(partials: readonly AdditivePartial[]): Ui
     writeBig(w, p.value);
     writeBig(w, p.proof.c);
     writeBig(w, p.proof.z);
+    w.bool(p.keyProof !== undefined);
+    if (p.keyProof === undefined) continue;
+    writeBig(w, p.keyProof.key);
+    w.u8(p.keyProof.path.length);
+    for (const sibling of p.keyProof.path) w.raw(sibling);
   }
   return w.finish();
 }
 
-/** Decodes a server's answer, bounded by the dealing (count, depth, value below N, c and z sizes). */
+/** Decodes a server's answer, bounded by the dealing (count, depth, value below N, c, z and path sizes). */
 export function decodeAdditivePartials(
   bytes: Uint8Array,
-  verification: AdditiveVerification,
+  verifier: Pick<AdditiveVerifier, 'n' | 'servers' | 'threshold'>,
 ): AdditivePartial[] {
   const r = new ByteReader(bytes);
   readVersion(r, RESPONSE_VERSION, 'additivePartials.version');
-  const l = layout(verification.servers, verification.threshold);
+  const l = layout(verifier.servers, verifier.threshold);
   const count = r.u32('additivePartials.count');
   const perServerMax = Math.ceil(l.nodes.length / l.servers);
   if (count > perServerMax)
     throw new CodecError('additivePartials.count', `${count} exceeds ${perServerMax}`);
-  const k = modulusBytes(verification.n);
-  const zBytes = Math.ceil(proofResponseBitsMax(verification.n) / 8);
+  const k = modulusBytes(verifier.n);
+  const zBytes = Math.ceil(proofResponseBitsMax(verifier.n) / 8);
+  const pathMax = Math.min(MERKLE_PATH_MAX, bitLength(BigInt(perServerMax)));
   const partials: AdditivePartial[] = [];
   for (let i = 0; i < count; i++) {
-    const node = readPath(r, verification.servers - verification.threshold + 1, 'additivePartials.node');
+    const node = readPath(r, verifier.servers - verifier.threshold + 1, 'additivePartials.node');
     const value = readBig(r, k, 'additivePartials.value');
     const c = readBig(r, L1 / 8, 'additivePartials.c');
     const z = readBig(r, zBytes, 'additivePartials.z');
-    partials.push({ node, value, proof: { c, z } });
+    if (!r.bool('additivePartials.keyProof')) {
+      partials.push({ node, value, proof: { c, z } });
+      continue;
+    }
+    const key = readBig(r, k, 'additivePartials.keyProof.key');
+    const length = r.u8('additivePartials.keyProof.path');
+    if (length > pathMax)
+      throw new CodecError('additivePartials.keyProof.path', `length ${length} exceeds ${pathMax}`);
+    const path: Uint8Array[] = [];
+    for (let j = 0; j < length; j++) path.push(r.raw(MERKLE_HASH_BYTES, 'additivePartials.keyProof.path'));
+    partials.push({ node, value, proof: { c, z }, keyProof: { key, path } });
   }
   r.finish('additivePartials');
   return partials;

@@ -15,7 +15,8 @@
  * (s·c < 2^{L(N)+L1}, so the distance from uniform is below 2^{−L1}).
  *
  * Modular exponentiation here is BigInt arithmetic, which is not constant-time: a server's share exponent
- * could leak through fine-grained timing of its signing. node:crypto exposes no modexp with a secret
+ * could leak through fine-grained timing of its signing (modPow and the fixed-base tables also look up
+ * table entries by the exponent's digits and skip zero digits). node:crypto exposes no modexp with a secret
  * exponent for a modulus whose factors it is not given. Known limitation (for docs/SECURITY.md).
  */
 import type { Random } from '../../env/random.js';
@@ -159,6 +160,19 @@ export function fixedBasePow(table: FixedBaseTable, exp: bigint): bigint {
   return r % table.m;
 }
 
+/**
+ * exp ↦ base^exp mod m for exponents in [0, 2^bits): a fixed-base table when `uses` exponentiations amortize
+ * it (building costs about 3.75·bits multiplications, each use then about bits/4 instead of 1.25·bits),
+ * plain modPow otherwise. Same results either way.
+ */
+export function powerOf(base: bigint, m: bigint, bits: number, uses: number): (exp: bigint) => bigint {
+  if (uses >= 4) {
+    const table = fixedBaseTable(base, m, bits);
+    return (exp) => fixedBasePow(table, exp);
+  }
+  return (exp) => modPow(base, exp, m);
+}
+
 /** A uniform integer in [0, 2^bits). */
 export function randomBits(random: Random, bits: number): bigint {
   if (!Number.isInteger(bits) || bits < 1)
@@ -191,6 +205,28 @@ export function randomUnit(random: Random, n: bigint): bigint {
   throw new Error('Invariant: randomUnit found no unit in 1000 draws');
 }
 
+/**
+ * The Jacobi symbol (a | n) for odd n > 0: 1, −1, or 0 when gcd(a, n) > 1. A square mod N has symbol 1;
+ * the converse fails (symbol 1 also for non-squares mod both primes), so this is a necessary check only.
+ */
+export function jacobi(a: bigint, n: bigint): number {
+  if (n <= 0n || (n & 1n) === 0n) throw new RangeError('jacobi: n must be odd and positive');
+  let x = mod(a, n);
+  let m = n;
+  let t = 1;
+  while (x !== 0n) {
+    while ((x & 1n) === 0n) {
+      x >>= 1n;
+      const r = m & 7n;
+      if (r === 3n || r === 5n) t = -t;
+    }
+    [x, m] = [m, x];
+    if ((x & 3n) === 3n && (m & 3n) === 3n) t = -t;
+    x %= m;
+  }
+  return m === 1n ? t : 0;
+}
+
 /** True if 0 < x < n and gcd(x, n) = 1 (x is in Z_N^*). */
 export function isUnit(x: bigint, n: bigint): boolean {
   return typeof x === 'bigint' && x > 0n && x < n && gcd(x, n) === 1n;
@@ -211,6 +247,21 @@ export interface EqualLogStatement {
   readonly xHat: bigint;
   /** Domain-separated transcript prefix (scheme tag, context, key id, index, digest), length-prefixed. */
   readonly transcript: Uint8Array;
+  /**
+   * Optional faster exp ↦ v^exp mod N and exp ↦ x̃^exp mod N (fixed-base tables, equalLogPowers) for
+   * callers that prove or verify many statements with the same bases. Must equal modPow exactly for
+   * exponents below 2^proofResponseBitsMax(N).
+   */
+  readonly powV?: (exp: bigint) => bigint;
+  readonly powXTilde?: (exp: bigint) => bigint;
+}
+
+/**
+ * exp ↦ base^exp mod N for every exponent a proof uses (below 2^proofResponseBitsMax(N)); a fixed-base
+ * table when `uses` amortize it (powerOf).
+ */
+export function equalLogPowers(base: bigint, n: bigint, uses: number): (exp: bigint) => bigint {
+  return powerOf(base, n, proofResponseBitsMax(n), uses);
 }
 
 /** Largest response z a verifier accepts: bit length L(N) + 2·L1 + 1 (bounds the verifier's work). */
@@ -231,12 +282,11 @@ function challenge(s: EqualLogStatement, vCommit: bigint, xCommit: bigint): bigi
 /** Proves knowledge of `secret` with vShare = v^secret and xHat = xTilde^secret (Shoup §3). */
 export function proveEqualLogs(statement: EqualLogStatement, secret: bigint, random: Random): EqualLogProof {
   if (secret < 0n) throw new RangeError('secret: must be non-negative');
-  const r = randomBits(random, bitLength(statement.n) + 2 * L1);
-  const c = challenge(
-    statement,
-    modPow(statement.v, r, statement.n),
-    modPow(statement.xTilde, r, statement.n),
-  );
+  const { n, v, xTilde } = statement;
+  const powV = statement.powV ?? ((e: bigint) => modPow(v, e, n));
+  const powXTilde = statement.powXTilde ?? ((e: bigint) => modPow(xTilde, e, n));
+  const r = randomBits(random, bitLength(n) + 2 * L1);
+  const c = challenge(statement, powV(r), powXTilde(r));
   return { c, z: secret * c + r };
 }
 
@@ -250,7 +300,9 @@ export function verifyEqualLogs(statement: EqualLogStatement, proof: EqualLogPro
   if (proof.c < 0n || proof.c >= 1n << BigInt(L1)) return false;
   if (proof.z < 0n || bitLength(proof.z) > proofResponseBitsMax(n)) return false;
   for (const x of [v, vShare, xTilde, xHat]) if (!isUnit(x, n)) return false;
-  const vCommit = (modPow(v, proof.z, n) * modPow(modInverse(vShare, n), proof.c, n)) % n;
-  const xCommit = (modPow(xTilde, proof.z, n) * modPow(modInverse(xHat, n), proof.c, n)) % n;
+  const powV = statement.powV ?? ((e: bigint) => modPow(v, e, n));
+  const powXTilde = statement.powXTilde ?? ((e: bigint) => modPow(xTilde, e, n));
+  const vCommit = (powV(proof.z) * modPow(modInverse(vShare, n), proof.c, n)) % n;
+  const xCommit = (powXTilde(proof.z) * modPow(modInverse(xHat, n), proof.c, n)) % n;
   return challenge(statement, vCommit, xCommit) === proof.c;
 }

@@ -42,7 +42,9 @@ import {
   egcd,
   gcd,
   isList,
+  equalLogPowers,
   isUnit,
+  jacobi,
   mod,
   modInverse,
   modPow,
@@ -232,8 +234,8 @@ export async function generateShoupKey(
       ),
     );
   for (let attempt = 0; attempt < 16; attempt++) {
-    const p = await safePrime();
-    const q = await safePrime();
+    // generatePrime runs in libuv's thread pool: the two searches (variable-time) overlap on two cores.
+    const [p, q] = await Promise.all([safePrime(), safePrime()]);
     if (p !== q && bitLength(p * q) === modulusBits) return dealShoup({ p, q }, options, random);
   }
   throw new Error(`Invariant: no ${modulusBits}-bit modulus from 16 pairs of safe primes`);
@@ -243,9 +245,18 @@ export async function generateShoupKey(
 export function checkShoupPublicKey(publicKey: ShoupPublicKey): void {
   checkRsaPublicKey(publicKey);
   checkPlayers(publicKey.players, publicKey.threshold);
-  if (publicKey.e <= BigInt(publicKey.players))
-    throw new RangeError(`publicKey.e: must exceed players (${publicKey.players})`);
-  if (!isUnit(publicKey.v, publicKey.n)) throw new RangeError('publicKey.v: not in Z_N^*');
+  // Shoup §3: e is a prime > l, so gcd(e, 4Δ²) = 1 and combining finds a·4Δ² + b·e = 1. An odd e > l with
+  // a factor ≤ l (e.g. 9 for l = 4) would decode, verify shares, then leave the combiner without a Bézout pair.
+  if (publicKey.e <= BigInt(publicKey.players) || !checkPrimeSync(publicKey.e))
+    throw new RangeError(
+      `publicKey.e: expected a prime larger than players (${publicKey.players}), got ${String(publicKey.e)}`,
+    );
+  // v must generate Q_N (Shoup §3). Without p and q only necessary conditions can be checked: v is a unit
+  // with Jacobi symbol 1 (every square has it) and v ≢ ±1 modulo p and modulo q (a generator never is;
+  // v ≡ 1 mod p alone would even give p = gcd(v − 1, N) away). v = 1 would make every proof vacuous.
+  const { n, v } = publicKey;
+  if (!isUnit(v, n) || jacobi(v, n) !== 1 || gcd(v - 1n, n) !== 1n || gcd(v + 1n, n) !== 1n)
+    throw new RangeError('publicKey.v: not a generator of the squares Q_N');
   if (!isList(publicKey.verificationKeys) || publicKey.verificationKeys.length !== publicKey.players)
     throw new RangeError(`publicKey.verificationKeys: expected ${publicKey.players} keys`);
   publicKey.verificationKeys.forEach((vi, i) => {
@@ -339,6 +350,36 @@ export function verifyShoupShare(
   share: ShoupSignatureShare,
 ): PartialCheck {
   checkSignMessage(message);
+  return checkShare(verifierContext(publicKey, message, 1), from, share);
+}
+
+/** What verifying shares of one message needs once: x, x̃ = x^{4Δ}, and powers of v and x̃. */
+interface VerifierContext {
+  readonly publicKey: ShoupPublicKey;
+  readonly message: RsaSignMessage;
+  readonly x: bigint;
+  readonly xTilde: bigint;
+  readonly powV: (exp: bigint) => bigint;
+  readonly powXTilde: (exp: bigint) => bigint;
+}
+
+/** The context for `uses` share verifications (fixed-base tables for v and x̃ when they pay off). */
+function verifierContext(publicKey: ShoupPublicKey, message: RsaSignMessage, uses: number): VerifierContext {
+  const { n, v, players } = publicKey;
+  const x = representative(publicKey, message);
+  const xTilde = modPow(x, 4n * factorial(players), n);
+  return {
+    publicKey,
+    message,
+    x,
+    xTilde,
+    powV: equalLogPowers(v, n, uses),
+    powXTilde: equalLogPowers(xTilde, n, uses),
+  };
+}
+
+function checkShare(ctx: VerifierContext, from: number, share: ShoupSignatureShare): PartialCheck {
+  const { publicKey, message } = ctx;
   const { n, players } = publicKey;
   if (typeof share !== 'object' || share === null) return { ok: false, reason: 'not a signature share' };
   if (share.index !== from) return { ok: false, reason: `claims index ${String(share.index)}` };
@@ -346,33 +387,66 @@ export function verifyShoupShare(
     return { ok: false, reason: 'index out of range' };
   if (typeof share.value !== 'bigint' || !isUnit(share.value, n))
     return { ok: false, reason: 'value not in Z_N^*' };
-  const delta = factorial(players);
-  const x = representative(publicKey, message);
   const valid = verifyEqualLogs(
     {
       n,
       v: publicKey.v,
       vShare: publicKey.verificationKeys[from - 1]!,
-      xTilde: modPow(x, 4n * delta, n),
+      xTilde: ctx.xTilde,
       xHat: (share.value * share.value) % n,
       transcript: transcript(publicKey, from, message),
+      powV: ctx.powV,
+      powXTilde: ctx.powXTilde,
     },
     share.proof,
   );
   return valid ? { ok: true } : { ok: false, reason: 'proof of correctness does not verify' };
 }
 
-/** λ^S_{0,j} = Δ·Π_{j'∈S∖{j}} j' / Π_{j'∈S∖{j}} (j' − j), an integer (Shoup §3, Lemma 2). */
-export function lagrangeAtZero(set: readonly number[], j: number, delta: bigint): bigint {
+/**
+ * λ^S_{i,j} = Δ·Π_{j'∈S∖{j}} (i − j') / Π_{j'∈S∖{j}} (j − j'), an integer for j ∈ S ⊆ {1..l} and any i
+ * (Shoup §3, Lemma 2), so Δ·f(i) = Σ_{j∈S} λ^S_{i,j}·f(j) for every polynomial f of degree < |S|.
+ */
+export function lagrangeCoefficient(set: readonly number[], i: number, j: number, delta: bigint): bigint {
   let num = delta;
   let den = 1n;
   for (const other of set) {
     if (other === j) continue;
-    num *= BigInt(other);
-    den *= BigInt(other - j);
+    num *= BigInt(i - other);
+    den *= BigInt(j - other);
   }
   if (num % den !== 0n) throw new Error('Invariant: Δ·λ must be an integer');
   return num / den;
+}
+
+/** λ^S_{0,j} = Δ·Π_{j'∈S∖{j}} j' / Π_{j'∈S∖{j}} (j' − j), an integer (Shoup §3, Lemma 2). */
+export function lagrangeAtZero(set: readonly number[], j: number, delta: bigint): bigint {
+  return lagrangeCoefficient(set, 0, j, delta);
+}
+
+/**
+ * Checks that a dealing's verification keys are consistent, as far as anyone without p and q can: they lie
+ * on one polynomial of degree < k in the exponent (v_i^Δ = Π_{j≤k} v_j^{λ_{i,j}} for every i > k, with
+ * S = {1..k}), and its constant term is an RSA exponent for e ((Π_{j≤k} v_j^{λ_{0,j}})^e = v^Δ, i.e.
+ * v^{Δ·d·e} = v^Δ). Then any k valid signature shares combine to the same signature, which y^e = x checks.
+ * A holder runs this on its dealing with checkShoupShare; it costs about (l − k + 2)·k exponentiations
+ * with exponents of a few dozen bits. Throws ThresholdRsaError 'badDealing'.
+ */
+export function checkShoupVerificationKeys(publicKey: ShoupPublicKey): void {
+  checkShoupPublicKey(publicKey);
+  const { n, e, v, players, threshold, verificationKeys } = publicKey;
+  const delta = factorial(players);
+  const base = Array.from({ length: threshold }, (_, j) => j + 1);
+  const interpolate = (i: number): bigint =>
+    base.reduce(
+      (acc, j) => (acc * modPow(verificationKeys[j - 1]!, lagrangeCoefficient(base, i, j, delta), n)) % n,
+      1n,
+    );
+  for (let i = threshold + 1; i <= players; i++)
+    if (modPow(verificationKeys[i - 1]!, delta, n) !== interpolate(i))
+      throw new ThresholdRsaError('badDealing', `verification key ${i} is not on the dealing polynomial`);
+  if (modPow(interpolate(0), e, n) !== modPow(v, delta, n))
+    throw new ThresholdRsaError('badDealing', 'the shared exponent is not an RSA exponent for e');
 }
 
 /**
@@ -394,6 +468,7 @@ export function combineShoup(
   const valid = new Map<number, bigint>();
   const seen = new Map<number, ShoupSignatureShare>();
   const blamed = new Set<number>();
+  let ctx: VerifierContext | undefined;
   const blame = (party: number, reason: string): void => {
     if (blamed.has(party)) return;
     blamed.add(party);
@@ -409,7 +484,8 @@ export function combineShoup(
       continue;
     }
     seen.set(from, share);
-    const check = verifyShoupShare(publicKey, message, from, share);
+    ctx ??= verifierContext(publicKey, message, responses.length);
+    const check = checkShare(ctx, from, share);
     if (check.ok) valid.set(from, share.value);
     else blame(from, check.reason);
   }
@@ -421,7 +497,7 @@ export function combineShoup(
     );
   const signers = [...valid.keys()].sort((a, b) => a - b).slice(0, threshold);
   const delta = factorial(players);
-  const x = representative(publicKey, message);
+  const x = ctx?.x ?? representative(publicKey, message);
   // w = Π x_j^{2λ_{0,j}} = x^{4Δ²d}; then y = w^a x^b with a·4Δ² + b·e = 1.
   let w = 1n;
   for (const j of signers) w = (w * modPow(valid.get(j)!, 2n * lagrangeAtZero(signers, j, delta), n)) % n;
