@@ -148,6 +148,7 @@ export class CaClient {
     errors: Map<ErrorCode, number>,
     need: number | undefined,
     signal: AbortSignal | undefined,
+    accept?: (index: number, answer: Uint8Array) => boolean,
   ): Promise<Map<number, Uint8Array | undefined>> {
     const indexOf = new Map(members.map((c, i) => [c.id, i + 1]));
     const peers = to.map((i) => {
@@ -155,8 +156,17 @@ export class CaClient {
       if (c === undefined) throw new RangeError(`no holder ${i}`);
       return c;
     });
-    const ok = (os: readonly Outcome[]) =>
-      os.filter((o) => 'response' in o && o.response.kind === 'ca').length;
+    // Each answer is judged once, as it arrives (outcomes only grow).
+    let judged = 0;
+    let accepted = 0;
+    const ok = (os: readonly Outcome[]) => {
+      for (; judged < os.length; judged++) {
+        const o = os[judged]!;
+        if (!('response' in o) || o.response.kind !== 'ca') continue;
+        if (accept === undefined || accept(indexOf.get(o.peer.id)!, o.response.body)) accepted++;
+      }
+      return accepted;
+    };
     const outcomes = await this.client.exchange(
       peers,
       (peer) => ({ kind: 'ca', call: this.call(peer.id, name, sid, actionFor(indexOf.get(peer.id)!)) }),
@@ -254,8 +264,8 @@ export class CaClient {
     errors: Map<ErrorCode, number>,
     signal?: AbortSignal,
   ): RoundTrip {
-    return (_round, to, body, need) =>
-      this.round(name, sid, certs, to, (i) => action(body(i)), errors, need, signal);
+    return (_round, to, body, need, accept) =>
+      this.round(name, sid, certs, to, (i) => action(body(i)), errors, need, signal, accept);
   }
 
   /** A scheme failure as the error callers see: the holders' most frequent refusal when they refused. */

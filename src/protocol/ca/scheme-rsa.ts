@@ -28,9 +28,10 @@
  * proof of correctness binds the session id (the proof context), the key, the holder and the digest.
  *
  * Rounds. Setup waits for every holder (a share that misses its holder is lost: the dealer keeps nothing).
- * Shoup signing asks all n holders with `need` = k: the round may end k answers (plus the service's grace)
- * in, and if some of those are invalid and the others come later, signing fails with the culprits named
- * (the service retries with a new session id) — shares are single-use per session id, so there is no
+ * Shoup signing asks all n holders with `need` = k, counting only shares whose proofs verify, so the round
+ * ends once k valid shares are in (plus the service's grace) and wrong shares arriving first cannot end it
+ * early; with fewer than k valid shares by the deadline signing fails with the culprits named. Shares are
+ * single-use per session id, so there is no
  * second round to ask the late holders. Additive signing passes `need` = the holders asked minus the
  * failures the tree can still absorb; a holder that misses a round is compensated in the next one.
  *
@@ -77,6 +78,7 @@ import {
   encodeShoupSignatureShare,
   generateShoupKey,
   shoupSignShare,
+  verifyShoupShare,
   type ShoupDealing,
   type ShoupResponse,
   type ShoupShare,
@@ -643,7 +645,16 @@ export function rsaShoupCoordinator(options: RsaCoordinatorOptions = {}): Scheme
           `publicKey: (k, l) = (${publicKey.threshold}, ${publicKey.players}), the group has (${k}, ${group.n})`,
         );
       const body = encodeShoupSignRequest(digest);
-      const answers = await rt(RSA_ROUNDS.sign, range1(group.n), () => body, k);
+      const message = signMessage(sid, digest);
+      // Only shares whose proofs verify count towards k: wrong shares arriving first cannot end the round.
+      const valid = (from: number, answer: Uint8Array) => {
+        try {
+          return verifyShoupShare(publicKey, message, from, decodeShoupSignatureShare(answer, publicKey)).ok;
+        } catch {
+          return false;
+        }
+      };
+      const answers = await rt(RSA_ROUNDS.sign, range1(group.n), () => body, k, valid);
       const responses: ShoupResponse[] = [];
       const undecodable: SchemeCulprit[] = [];
       for (const [from, answer] of answers) {

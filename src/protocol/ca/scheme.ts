@@ -122,13 +122,16 @@ export interface SchemeHolder {
 /**
  * Sends one round of session `sid` to holders `to`, holder i getting `body(i)`. Resolves with every
  * holder's answer, or undefined for a holder that did not answer, refused, or failed at the transport.
- * With `need`, it may resolve once `need` holders answered (plus a short grace for the others).
+ * With `need`, it may resolve once `need` holders answered (plus a short grace for the others); with
+ * `accept` too, only answers `accept` approves count towards `need` (so wrong answers that arrive first
+ * do not end the round before the correct ones are in).
  */
 export type RoundTrip = (
   round: string,
   to: readonly number[],
   body: (index: number) => Uint8Array,
   need?: number,
+  accept?: (index: number, answer: Uint8Array) => boolean,
 ) => Promise<Map<number, Uint8Array | undefined>>;
 
 /** A member blamed by a coordinator, by index, and why. */

@@ -5,6 +5,12 @@
 import type { Random } from '../../env/random.js';
 import { SchemeError, type CaScheme, type SchemeCoordinator, type SchemeHolder } from './scheme.js';
 import { frostCoordinator, frostHolder } from './scheme-frost.js';
+import {
+  rsaAdditiveCoordinator,
+  rsaAdditiveHolder,
+  rsaShoupCoordinator,
+  rsaShoupHolder,
+} from './scheme-rsa.js';
 
 type HolderFactory = (random: Random) => SchemeHolder;
 type CoordinatorFactory = (options: CoordinatorOptions) => SchemeCoordinator;
@@ -17,9 +23,14 @@ export interface CoordinatorOptions {
 
 const HOLDERS: Partial<Record<CaScheme, HolderFactory>> = {
   'ed25519-frost': (random) => frostHolder({ random }),
+  'rsa-shoup': (random) => rsaShoupHolder({ random }),
+  'rsa-additive': (random) => rsaAdditiveHolder({ random }),
 };
 const COORDINATORS: Partial<Record<CaScheme, CoordinatorFactory>> = {
   'ed25519-frost': () => frostCoordinator(),
+  'rsa-shoup': (o) => rsaShoupCoordinator(o.modulusBits === undefined ? {} : { modulusBits: o.modulusBits }),
+  'rsa-additive': (o) =>
+    rsaAdditiveCoordinator(o.modulusBits === undefined ? {} : { modulusBits: o.modulusBits }),
 };
 
 /** A scheme that is not built in refuses every step. */
