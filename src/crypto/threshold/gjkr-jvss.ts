@@ -362,13 +362,17 @@ export class JvssParty {
 
   /** Round 3: reveals the sub-shares disputed by the relayed complaints (at most t of them). */
   reveal(relayedComplaints: readonly Uint8Array[]): Uint8Array {
-    const { group, t, context } = this.params;
+    const { group, t, context, participants } = this.params;
     const me = this.identity.index;
     if (this.dealSet === undefined || this.polynomials === undefined)
       throw new Error('Invariant: reveal before verifyDeals');
     const complainers: number[] = [];
     for (const m of openRelayed(relayedComplaints, this.identity, BODY.complaint, context, 'complaints')) {
       const c = decodeSigned(m, decodeComplaint);
+      // The context is public, so anyone with a signing key can sign a complaint for it; a sub-share is
+      // only ever revealed to a participant (a non-participant's point of f would be a fresh share).
+      if (!participants.includes(c.complainer))
+        throw new GjkrRequestError('complaints', `party ${c.complainer} does not take part`);
       if (Buffer.compare(Buffer.from(c.dealSetDigest), Buffer.from(this.dealSet)) !== 0)
         throw new GjkrRequestError('complaints', `party ${c.complainer} saw a different set of deals`);
       if (c.accused.includes(me)) complainers.push(c.complainer);

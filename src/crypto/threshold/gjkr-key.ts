@@ -462,10 +462,13 @@ export class DkgSession {
     const info = infoFromFinals(group, this.request.n, t, bodies);
     const keyId = keyIdOf(info);
     const me = this.identity.index;
-    // Invariant: this server's own X_j, if listed, is the one it published.
+    // A share whose X_j is not in the public information can never be loaded back (decodeKeyShare) nor
+    // sign, so a relay that leaves it out gets no acknowledgement; one that alters it is refused too.
     const mine = info.verificationShares.get(me);
-    if (mine !== undefined && !group.equals(mine, group.exp(group.g, this.x!)))
-      throw new GjkrRequestError('finals', 'this server’s verification share was altered');
+    if (mine === undefined)
+      throw new GjkrRequestError('finals', 'this server’s own verification share is missing');
+    if (!group.equals(mine, group.exp(group.g, this.x!)))
+      throw new GjkrRequestError('finals', 'this server’s own verification share was altered');
     const share: KeyShare = { info, keyId, index: me, x: this.x! };
     const ack = signMessage(this.identity, bodyHeader(BODY.dkgAck, context, me).raw(keyId).finish());
     this.destroy();

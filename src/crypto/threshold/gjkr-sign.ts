@@ -24,8 +24,9 @@
  * erases it too. The message is fixed when the session opens, and r is recomputed by every server from
  * the verified phase-1 answers, so the client cannot choose either after seeing R.
  *
- * s is not normalised to the lower half (low-s, BIP 62/146): DSA, X.509 and OpenSSL accept both; a
- * caller that needs low-s ECDSA may replace s by q − s, which is equally valid.
+ * ECDSA signatures come out with low s (BIP 62/146): s and q − s are both valid, and some verifiers
+ * (libsecp256k1, Bitcoin's consensus rules) accept only s ≤ q/2. DSA signatures are not normalised: for DSA
+ * q − s is not a valid s.
  */
 import { createHash } from 'node:crypto';
 import { bytesEqual } from '../../codec/bytes.js';
@@ -225,6 +226,15 @@ function nonceFromPhase1(group: DlGroup, answers: readonly Phase1Body[]): bigint
   if (group.isIdentity(R)) return undefined;
   const r = group.signatureR(R);
   return r === 0n ? undefined : r;
+}
+
+/**
+ * ECDSA's s in the lower half [1, q/2] (BIP 62/146; libsecp256k1 verifies only those): (r, q − s) is valid
+ * whenever (r, s) is, because x(−R) = x(R). DSA has no such symmetry (r = (g^{u1} y^{u2} mod p) mod q, and
+ * g^{−u} mod p is another residue), so a DSA s is returned as computed.
+ */
+function lowS(group: DlGroup, s: bigint): bigint {
+  return group.kind !== 'dsa' && s > group.q >> 1n ? group.q - s : s;
 }
 
 type SignState = 'dealt' | 'verified' | 'revealed' | 'phase1' | 'finished' | 'destroyed';
@@ -584,7 +594,7 @@ export class SigningCoordinator {
             `only ${shares.size} valid phase-2 answers, 2t+1 = ${2 * t + 1} needed`,
             this.culprits,
           );
-        const s = interpolate(group, new Map([...shares].slice(0, 2 * t + 1)));
+        const s = lowS(group, interpolate(group, new Map([...shares].slice(0, 2 * t + 1))));
         if (s === 0n)
           throw new GjkrFailure('s = 0 (probability about 1/q); sign again in a new session', this.culprits);
         const signature = encodeDerSignature(r, s);
