@@ -443,6 +443,71 @@ export class JvssParty {
   }
 }
 
+/** The rounds of the sharing phase that every server session starts with. */
+export type JvssRound = 'dealt' | 'verified' | 'revealed' | 'destroyed';
+
+/**
+ * A server session that opens with a joint sharing (gjkr-key.ts `DkgSession`, gjkr-sign.ts
+ * `SigningSession`): deal (when constructed) → `verifyDeals` → [`reveal`] → `qualify`, each at most once and
+ * in order, then the session's own rounds `Later`. A round asked for in the wrong state throws
+ * GjkrRequestError; subclasses erase their own secrets in `destroy()` and call `erase()` for the sharing's.
+ */
+export abstract class JvssSession<Later extends string> {
+  protected state: JvssRound | Later = 'dealt';
+  private readonly jvss: JvssParty;
+  /** The signed deal to answer the opening request with. */
+  readonly dealMessage: Uint8Array;
+
+  protected constructor(params: JvssParams, identity: PartyIdentity, random: Random) {
+    this.jvss = new JvssParty(params, identity, random);
+    this.dealMessage = this.jvss.deal();
+  }
+
+  /** Current round, for the server's bookkeeping. */
+  get round(): JvssRound | Later {
+    return this.state;
+  }
+
+  /** Refuses a round unless the session is in one of `states`. */
+  protected expect(...states: (JvssRound | Later)[]): void {
+    if (!states.includes(this.state))
+      throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
+  }
+
+  /** Round 2: verify the relayed deals; returns the signed complaint (empty when all deals are good). */
+  verifyDeals(deals: readonly Uint8Array[]): Uint8Array {
+    this.expect('dealt');
+    const out = this.jvss.verifyDeals(deals);
+    this.state = 'verified';
+    return out;
+  }
+
+  /** Round 3 (only if accused by 1..t servers): reveal the disputed sub-shares. */
+  reveal(complaints: readonly Uint8Array[]): Uint8Array {
+    this.expect('verified');
+    const out = this.jvss.reveal(complaints);
+    this.state = 'revealed';
+    return out;
+  }
+
+  /** Round 4's common part: QUAL and this server's summed shares; the polynomials are dropped. */
+  protected qualify(
+    complaints: readonly Uint8Array[],
+    reveals: readonly Uint8Array[],
+  ): { outcome: JvssOutcome; shares: JvssShares } {
+    this.expect('verified', 'revealed');
+    return this.jvss.qualify(complaints, reveals);
+  }
+
+  /** Drops the sharing's polynomials and sub-shares. */
+  protected erase(): void {
+    this.jvss.destroy();
+  }
+
+  /** Erases every per-session secret. */
+  abstract destroy(): void;
+}
+
 /** The client's view of a joint sharing: validates what each server sends and decides what to relay. */
 export class JvssCoordinator {
   /** Servers blamed so far, with reasons. */

@@ -50,7 +50,7 @@ import {
 } from './gjkr-messages.js';
 import {
   JvssCoordinator,
-  JvssParty,
+  JvssSession,
   openRelayed,
   shareCommitment,
   type JvssOutcome,
@@ -342,21 +342,15 @@ function infoFromFinals(
   return info;
 }
 
-type DkgState = 'dealt' | 'verified' | 'revealed' | 'finalized' | 'committed' | 'destroyed';
-
 /**
  * A server's side of one distributed key generation. Rounds: deal → verifyDeals → [reveal] → finalize →
  * commit; each may run once, in order.
  */
-export class DkgSession {
-  private state: DkgState = 'dealt';
-  private readonly jvss: JvssParty;
+export class DkgSession extends JvssSession<'finalized' | 'committed'> {
   private readonly params: JvssParams;
   private outcome: JvssOutcome | undefined;
   private x: bigint | undefined;
   private ownFinal: Uint8Array | undefined;
-  /** The signed deal to answer the open request with. */
-  readonly dealMessage: Uint8Array;
 
   constructor(
     readonly request: DkgOpenRequest,
@@ -364,35 +358,9 @@ export class DkgSession {
     private readonly random: Random,
   ) {
     assertThresholdParameters(request.n, request.t);
-    this.params = dkgParams(request);
-    this.jvss = new JvssParty(this.params, identity, random);
-    this.dealMessage = this.jvss.deal();
-  }
-
-  /** Current round, for the server's bookkeeping. */
-  get round(): DkgState {
-    return this.state;
-  }
-
-  private expect(...states: DkgState[]): void {
-    if (!states.includes(this.state))
-      throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
-  }
-
-  /** Round 2: verify the relayed deals; returns the signed complaint. */
-  verifyDeals(deals: readonly Uint8Array[]): Uint8Array {
-    this.expect('dealt');
-    const out = this.jvss.verifyDeals(deals);
-    this.state = 'verified';
-    return out;
-  }
-
-  /** Round 3 (only if accused): reveal disputed sub-shares. */
-  reveal(complaints: readonly Uint8Array[]): Uint8Array {
-    this.expect('verified');
-    const out = this.jvss.reveal(complaints);
-    this.state = 'revealed';
-    return out;
+    const params = dkgParams(request);
+    super(params, identity, random);
+    this.params = params;
   }
 
   /**
@@ -406,8 +374,7 @@ export class DkgSession {
    * the property GJKR's extraction phase exists to guarantee.
    */
   finalize(complaints: readonly Uint8Array[], reveals: readonly Uint8Array[]): Uint8Array {
-    this.expect('verified', 'revealed');
-    const { outcome, shares } = this.jvss.qualify(complaints, reveals);
+    const { outcome, shares } = this.qualify(complaints, reveals);
     const { group, context } = this.params;
     const me = this.identity.index;
     const x = shares.values[0]!;
@@ -478,7 +445,7 @@ export class DkgSession {
 
   /** Drops every secret of the session. */
   destroy(): void {
-    this.jvss.destroy();
+    this.erase();
     this.x = undefined;
     this.outcome = undefined;
     this.state = 'destroyed';

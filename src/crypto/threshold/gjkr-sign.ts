@@ -70,7 +70,7 @@ import {
 } from './gjkr-messages.js';
 import {
   JvssCoordinator,
-  JvssParty,
+  JvssSession,
   openRelayed,
   shareCommitment,
   type JvssOutcome,
@@ -237,22 +237,16 @@ function lowS(group: DlGroup, s: bigint): bigint {
   return group.kind !== 'dsa' && s > group.q >> 1n ? group.q - s : s;
 }
 
-type SignState = 'dealt' | 'verified' | 'revealed' | 'phase1' | 'finished' | 'destroyed';
-
 /**
  * A server's side of one signing session: created from the stored key share, the opening request (its
  * session id, message and participants) and fresh randomness. Each round runs at most once and in order;
  * `phase2` answers once and destroys the session; `destroy()` erases all per-session secrets.
  */
-export class SigningSession {
-  private state: SignState = 'dealt';
+export class SigningSession extends JvssSession<'phase1' | 'finished'> {
   private readonly setup: SignSetup;
-  private readonly jvss: JvssParty;
   private outcome: JvssOutcome | undefined;
   private secrets: { k: bigint; kBlind: bigint; c: bigint; cBlind: bigint } | undefined;
   private share: KeyShare | undefined;
-  /** The signed deal to answer the opening request with. */
-  readonly dealMessage: Uint8Array;
 
   constructor(
     share: KeyShare,
@@ -262,47 +256,20 @@ export class SigningSession {
   ) {
     if (identity.index !== share.index)
       throw new RangeError(`identity.index ${identity.index} differs from the share's index ${share.index}`);
-    this.setup = signSetup(share.info, share.keyId, request);
+    const setup = signSetup(share.info, share.keyId, request);
     if (!request.participants.includes(share.index))
       throw new GjkrRequestError('participants', 'this server is not among them');
+    super(setup.params, identity, random);
+    this.setup = setup;
     this.share = share;
-    this.jvss = new JvssParty(this.setup.params, identity, random);
-    this.dealMessage = this.jvss.deal();
-  }
-
-  /** Current round. */
-  get round(): SignState {
-    return this.state;
-  }
-
-  private expect(...states: SignState[]): void {
-    if (!states.includes(this.state))
-      throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
-  }
-
-  /** Round 2: verify the relayed deals; returns the signed complaint (empty when all deals are good). */
-  verifyDeals(deals: readonly Uint8Array[]): Uint8Array {
-    this.expect('dealt');
-    const out = this.jvss.verifyDeals(deals);
-    this.state = 'verified';
-    return out;
-  }
-
-  /** Round 3 (only if accused by 1..t servers): reveal the disputed sub-shares. */
-  reveal(complaints: readonly Uint8Array[]): Uint8Array {
-    this.expect('verified');
-    const out = this.jvss.reveal(complaints);
-    this.state = 'revealed';
-    return out;
   }
 
   /** Phase 1: QUAL, the session shares, then A_i, v_i = k_i a_i + b_i and the proof (signed). */
   phase1(complaints: readonly Uint8Array[], reveals: readonly Uint8Array[]): Uint8Array {
-    this.expect('verified', 'revealed');
     const { params } = this.setup;
     const { group, context } = params;
     const me = this.identity.index;
-    const { outcome, shares } = this.jvss.qualify(complaints, reveals);
+    const { outcome, shares } = this.qualify(complaints, reveals);
     const [k, a, b, c] = shares.values as [bigint, bigint, bigint, bigint];
     const [kBlind, aBlind, bBlind, cBlind] = shares.blinds as [bigint, bigint, bigint, bigint];
     const Acom = group.exp(group.g, a);
@@ -410,7 +377,7 @@ export class SigningSession {
 
   /** Erases every per-session secret (k_i, c_i and blinds, polynomials, sub-shares) and the share reference. */
   destroy(): void {
-    this.jvss.destroy();
+    this.erase();
     this.secrets = undefined;
     this.share = undefined;
     this.outcome = undefined;
