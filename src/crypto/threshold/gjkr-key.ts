@@ -17,9 +17,9 @@ import {
   bytesToBigint,
   decodeScalar,
   dsaGroup,
+  ElementBatch,
   encodeScalar,
   groupOfCurve,
-  readElement,
   readGroup,
   writeGroup,
   type DlGroup,
@@ -56,9 +56,21 @@ import {
   type JvssOutcome,
   type JvssParams,
 } from './gjkr-jvss.js';
-import { openingRelations, proveRelations, verifyRelations } from './gjkr-proofs.js';
+import {
+  openingRelations,
+  proveRelations,
+  verifyEach,
+  type ProofClaim,
+  type SigmaProof,
+} from './gjkr-proofs.js';
 import { open, seal } from './gjkr-seal.js';
-import { PARTIES_MAX, evaluate, interpolateInExponent, randomPolynomial } from './gjkr-vss.js';
+import {
+  PARTIES_MAX,
+  evaluate,
+  interpolateInExponent,
+  lagrangeCoefficients,
+  randomPolynomial,
+} from './gjkr-vss.js';
 
 /** Public information of a shared key: group, n, t, y and the verification shares X_j = g^{x_j}. */
 export interface DlPublicKeyInfo {
@@ -100,12 +112,38 @@ export function validatePublicKeyInfo(info: DlPublicKeyInfo): void {
     throw new RangeError('verification share index out of [1, n]');
   if (indices.length < 2 * t + 1)
     throw new RangeError(`${indices.length} verification shares, at least 2t+1 = ${2 * t + 1} needed`);
-  const base = new Map(indices.slice(0, t + 1).map((j) => [j, verificationShares.get(j)!]));
+  const baseIndices = indices.slice(0, t + 1);
+  const base = new Map(baseIndices.map((j) => [j, verificationShares.get(j)!]));
   if (!group.equals(interpolateInExponent(group, base, 0n), y))
     throw new RangeError('verification shares do not interpolate to y');
-  for (const j of indices.slice(t + 1))
-    if (!group.equals(interpolateInExponent(group, base, BigInt(j)), verificationShares.get(j)!))
+  // X_j = Π_{i∈base} X_i^{λ_i(j)} for every other j, checked at once with 128-bit weights ρ_j derived from
+  // the shares (a share off the polynomial passes with probability ≤ 2^-128); one at a time only to name it.
+  const others = indices.slice(t + 1);
+  const lambdas = others.map((j) => lagrangeCoefficients(group, baseIndices, BigInt(j)));
+  const weights = batchWeights(info, others);
+  const exponents = baseIndices.map((i) =>
+    others.reduce((acc, _, k) => acc - weights[k]! * lambdas[k]!.get(i)!, 0n),
+  );
+  const combined = group.msm(
+    [...others.map((j) => verificationShares.get(j)!), ...baseIndices.map((i) => base.get(i)!)],
+    [...weights, ...exponents],
+  );
+  if (group.isIdentity(combined)) return;
+  others.forEach((j, k) => {
+    const expected = group.msm(
+      baseIndices.map((i) => base.get(i)!),
+      baseIndices.map((i) => lambdas[k]!.get(i)!),
+    );
+    if (!group.equals(expected, verificationShares.get(j)!))
       throw new RangeError(`verification share ${j} is not on the degree-t polynomial`);
+  });
+  throw new Error('Invariant: verification shares failed the batch test but pass one by one');
+}
+
+/** 128-bit weights for the batch check of verification shares: SHA-256 of the encoded information. */
+function batchWeights(info: DlPublicKeyInfo, indices: readonly number[]): bigint[] {
+  const seed = sha256(utf8('bftkv/gjkr/key-info-batch/v1'), encodePublicKeyInfo(info));
+  return indices.map((j) => bytesToBigint(sha256(seed, new ByteWriter(2).u16(j).finish()).subarray(0, 16)));
 }
 
 /** Canonical encoding of the public key information. */
@@ -122,15 +160,17 @@ function readPublicKeyInfo(r: ByteReader): DlPublicKeyInfo {
   const group = readGroup(r, 'keyInfo.group');
   const n = r.u16('keyInfo.n');
   const t = r.u16('keyInfo.t');
-  const y = readElement(r, group, 'keyInfo.y');
+  const elements = new ElementBatch(group);
+  const y = elements.read(r, 'keyInfo.y');
   const verificationShares = new Map<number, GroupElement>();
   let previous = 0;
   r.list(PARTIES_MAX, 'keyInfo.verificationShares', (rr) => {
     const j = rr.u16('keyInfo.verificationShares.index');
     if (j <= previous) throw new CodecError('keyInfo.verificationShares', 'indices not strictly increasing');
     previous = j;
-    verificationShares.set(j, readElement(rr, group, 'keyInfo.verificationShares.element'));
+    verificationShares.set(j, elements.read(rr, 'keyInfo.verificationShares.element'));
   });
+  elements.check();
   const info = { group, n, t, y, verificationShares };
   try {
     validatePublicKeyInfo(info);
@@ -305,27 +345,29 @@ interface DkgFinalBody {
   readonly party: number;
   readonly evidence: Uint8Array;
   readonly x: GroupElement;
-  readonly proof: { challenge: bigint; responses: readonly bigint[] };
+  readonly proof: SigmaProof;
 }
 
 function decodeDkgFinal(group: DlGroup, m: SignedMessage): DkgFinalBody {
   const r = bodyReader(m);
   const evidence = r.raw(32, 'dkgFinal.evidence');
-  const x = readElement(r, group, 'dkgFinal.x');
-  const proof = readProof(r, group, 1, 'dkgFinal.proof');
+  const elements = new ElementBatch(group);
+  const x = elements.read(r, 'dkgFinal.x');
+  const proof = readProof(r, elements, 1, 1, 'dkgFinal.proof');
   r.finish('dkgFinal');
+  elements.check();
   return { party: m.from, evidence, x, proof };
 }
 
-function dkgFinalValid(params: JvssParams, outcome: JvssOutcome, body: DkgFinalBody): boolean {
+/** The proof that X_j opens party j's Pedersen commitment after the sharing phase. */
+function dkgFinalClaim(params: JvssParams, outcome: JvssOutcome, body: DkgFinalBody): ProofClaim {
   const c = shareCommitment(params, outcome, 0, body.party);
-  return verifyRelations(
-    params.group,
-    'dkg-final',
-    proofContext(params.context, outcome.evidence, body.party),
-    openingRelations(params.group, c, body.x),
-    body.proof,
-  );
+  return {
+    label: 'dkg-final',
+    context: proofContext(params.context, outcome.evidence, body.party),
+    relations: openingRelations(params.group, c, body.x),
+    proof: body.proof,
+  };
 }
 
 /** Builds the public information from verified X_j (y by interpolation from any t+1 of them). */
@@ -420,10 +462,14 @@ export class DkgSession extends JvssSession<'finalized' | 'committed'> {
         throw new GjkrRequestError('finals', `party ${m.from} finished a different sharing`);
       if (!outcome.confirmed.includes(m.from))
         throw new GjkrRequestError('finals', `party ${m.from} did not confirm`);
-      if (!dkgFinalValid(this.params, outcome, body))
-        throw new GjkrPeerError([m.from], 'verification share proof fails');
       bodies.push(body);
     }
+    const valid = verifyEach(
+      group,
+      bodies.map((b) => dkgFinalClaim(this.params, outcome, b)),
+    );
+    const wrong = bodies.filter((_, i) => !valid[i]).map((b) => b.party);
+    if (wrong.length > 0) throw new GjkrPeerError(wrong, 'verification share proof fails');
     if (bodies.length < 2 * t + 1)
       throw new GjkrRequestError('finals', `${bodies.length} verification shares, 2t+1 needed`);
     const info = infoFromFinals(group, this.request.n, t, bodies);
@@ -549,7 +595,7 @@ export class DkgCoordinator {
       }
       case 'finals': {
         const outcome = this.outcome!;
-        const valid: { body: DkgFinalBody; bytes: Uint8Array }[] = [];
+        const candidates: { body: DkgFinalBody; bytes: Uint8Array }[] = [];
         for (const j of this.sent) {
           const a = this.jvss.openAnswer(j, only.get(j), BODY.dkgFinal, 'verification share', (m) =>
             decodeDkgFinal(group, m),
@@ -557,10 +603,16 @@ export class DkgCoordinator {
           if (a === undefined) continue;
           if (!bytesEqual(a.body.evidence, outcome.evidence))
             this.jvss.blame(j, 'finished a different sharing');
-          else if (!dkgFinalValid(this.params, outcome, a.body))
-            this.jvss.blame(j, 'verification share proof fails');
-          else valid.push({ body: a.body, bytes: a.message.bytes });
+          else candidates.push({ body: a.body, bytes: a.message.bytes });
         }
+        const proved = verifyEach(
+          group,
+          candidates.map((c) => dkgFinalClaim(this.params, outcome, c.body)),
+        );
+        const valid = candidates.filter((c, i) => {
+          if (!proved[i]) this.jvss.blame(c.body.party, 'verification share proof fails');
+          return proved[i];
+        });
         if (valid.length < 2 * t + 1)
           throw new GjkrFailure(
             `only ${valid.length} valid verification shares, 2t+1 = ${2 * t + 1} needed`,

@@ -16,8 +16,8 @@ import { ByteReader, ByteWriter, CodecError, bytesEqual, utf8, writeList } from 
 import { sha256 } from '../hash.js';
 import {
   DL_HASH_CODES,
+  ElementBatch,
   encodeScalar,
-  readElement,
   readGroup,
   readScalar,
   writeGroup,
@@ -256,23 +256,28 @@ export function encodeDeal(
   return w.finish();
 }
 
-/** Reads a deal body: commitments valid, exactly one box per other participant, each of the expected size. */
-export function decodeDeal(
+/**
+ * Reads a deal body: commitments valid, exactly one box per other participant, each of the expected size.
+ * Subgroup membership of the commitments is left to the caller, who checks `elements` (for many deals at
+ * once, `ElementBatch.failing`) before using the deal.
+ */
+export function decodeDealUnchecked(
   group: DlGroup,
   specs: readonly JvssSpec[],
   participants: readonly number[],
   boxBytes: number,
   m: SignedMessage,
-): DealBody {
+): { deal: DealBody; elements: ElementBatch } {
   const r = bodyReader(m);
   let count = 0;
   for (const spec of specs) count += spec.zeroConstant ? spec.degree : spec.degree + 1;
   const commitmentBytes = m.body.slice(1 + 32 + 2, 1 + 32 + 2 + count * group.elementBytes);
+  const elements = new ElementBatch(group);
   const commitments = specs.map((spec, i) => {
     const c: GroupElement[] = [];
     if (spec.zeroConstant) c.push(group.identity);
     for (let l = spec.zeroConstant ? 1 : 0; l <= spec.degree; l++)
-      c.push(readElement(r, group, `deal.commitments[${i}][${l}]`));
+      c.push(elements.read(r, `deal.commitments[${i}][${l}]`));
     return c;
   });
   const boxes = new Map<number, Uint8Array>();
@@ -293,7 +298,20 @@ export function decodeDeal(
   }
   if (boxes.size !== participants.length - 1)
     throw new CodecError('deal.boxes', 'boxes for non-participants');
-  return { dealer: m.from, commitmentBytes, commitments, boxes };
+  return { deal: { dealer: m.from, commitmentBytes, commitments, boxes }, elements };
+}
+
+/** Reads a deal body and checks it completely (`decodeDealUnchecked`, then the commitments' membership). */
+export function decodeDeal(
+  group: DlGroup,
+  specs: readonly JvssSpec[],
+  participants: readonly number[],
+  boxBytes: number,
+  m: SignedMessage,
+): DealBody {
+  const { deal, elements } = decodeDealUnchecked(group, specs, participants, boxBytes, m);
+  elements.check();
+  return deal;
 }
 
 /** A verifier's list of dealers whose sub-shares failed (empty: it accepts every deal). */
@@ -375,18 +393,28 @@ export function decodeReveal(group: DlGroup, specs: readonly JvssSpec[], m: Sign
 // ---------------------------------------------------------------------------------------------------
 // Proof encoding
 
-/** Writes the challenge and the responses of a proof. */
+/** Writes the commitments and the responses of a proof (their counts are fixed by the statement). */
 export function writeProof(w: ByteWriter, group: DlGroup, proof: SigmaProof): void {
-  w.raw(encodeScalar(group, proof.challenge));
+  for (const c of proof.commitments) w.raw(group.encodeElement(c));
   for (const z of proof.responses) w.raw(encodeScalar(group, z));
 }
 
-/** Reads a proof with `responses` responses. */
-export function readProof(r: ByteReader, group: DlGroup, responses: number, field: string): SigmaProof {
-  const challenge = readScalar(r, group, `${field}.challenge`);
+/**
+ * Reads a proof of a statement with `relations` relations and `responses` witnesses; its commitments join
+ * `elements`, which the caller checks with the rest of the message's elements.
+ */
+export function readProof(
+  r: ByteReader,
+  elements: ElementBatch,
+  relations: number,
+  responses: number,
+  field: string,
+): SigmaProof {
+  const commitments: GroupElement[] = [];
+  for (let i = 0; i < relations; i++) commitments.push(elements.read(r, `${field}.commitment`));
   const zs: bigint[] = [];
-  for (let i = 0; i < responses; i++) zs.push(readScalar(r, group, `${field}.response`));
-  return { challenge, responses: zs };
+  for (let i = 0; i < responses; i++) zs.push(readScalar(r, elements.group, `${field}.response`));
+  return { commitments, responses: zs };
 }
 
 // ---------------------------------------------------------------------------------------------------

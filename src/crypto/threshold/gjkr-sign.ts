@@ -36,7 +36,7 @@ import {
   encodeScalar,
   invQ,
   modQ,
-  readElement,
+  ElementBatch,
   readScalar,
   verifyDerSignature,
   type DlGroup,
@@ -77,7 +77,13 @@ import {
   type JvssParams,
 } from './gjkr-jvss.js';
 import { assertThresholdParameters, keyIdOf, type DlPublicKeyInfo, type KeyShare } from './gjkr-key.js';
-import { productRelations, proveRelations, verifyRelations, type SigmaProof } from './gjkr-proofs.js';
+import {
+  productRelations,
+  proveRelations,
+  verifyEach,
+  type ProofClaim,
+  type SigmaProof,
+} from './gjkr-proofs.js';
 import { interpolate, interpolateInExponent, pedersenValue } from './gjkr-vss.js';
 
 /** Positions of the four jointly shared polynomials (GJKR Fig. 3 step 1). */
@@ -155,12 +161,14 @@ interface Phase2Body {
 
 function decodePhase1(group: DlGroup, m: SignedMessage): Phase1Body {
   const r = bodyReader(m);
+  const elements = new ElementBatch(group);
   const evidence = r.raw(32, 'phase1.evidence');
-  const a = readElement(r, group, 'phase1.a');
+  const a = elements.read(r, 'phase1.a');
   const v = readScalar(r, group, 'phase1.v');
-  const t = readElement(r, group, 'phase1.t');
-  const proof = readProof(r, group, 3, 'phase1.proof');
+  const t = elements.read(r, 'phase1.t');
+  const proof = readProof(r, elements, 4, 3, 'phase1.proof');
   r.finish('phase1');
+  elements.check();
   return { party: m.from, evidence, a, v, t, proof };
 }
 
@@ -169,21 +177,22 @@ function decodePhase2(group: DlGroup, m: SignedMessage): Phase2Body {
   const evidence = r.raw(32, 'phase2.evidence');
   const rr = readScalar(r, group, 'phase2.r');
   const s = readScalar(r, group, 'phase2.s');
-  const t = readElement(r, group, 'phase2.t');
-  const proof = readProof(r, group, 2, 'phase2.proof');
+  const elements = new ElementBatch(group);
+  const t = elements.read(r, 'phase2.t');
+  const proof = readProof(r, elements, 3, 2, 'phase2.proof');
   r.finish('phase2');
+  elements.check();
   return { party: m.from, evidence, r: rr, s, t, proof };
 }
 
-/** Checks v_i = k_i a_i + b_i and A_i = g^{a_i} against the commitments of party i's shares. */
-function phase1Valid(setup: SignSetup, outcome: JvssOutcome, body: Phase1Body): boolean {
+/** The claim v_i = k_i a_i + b_i and A_i = g^{a_i}, against the commitments of party i's shares. */
+function phase1Claim(setup: SignSetup, outcome: JvssOutcome, body: Phase1Body): ProofClaim {
   const { params } = setup;
   const j = body.party;
-  return verifyRelations(
-    params.group,
-    'sign-phase1',
-    proofContext(params.context, outcome.evidence, j),
-    productRelations(params.group, {
+  return {
+    label: 'sign-phase1',
+    context: proofContext(params.context, outcome.evidence, j),
+    relations: productRelations(params.group, {
       u: body.a,
       k: shareCommitment(params, outcome, K, j),
       z: shareCommitment(params, outcome, B, j),
@@ -191,30 +200,30 @@ function phase1Valid(setup: SignSetup, outcome: JvssOutcome, body: Phase1Body): 
       v: body.v,
       binding: shareCommitment(params, outcome, A, j),
     }),
-    body.proof,
-  );
+    proof: body.proof,
+  };
 }
 
-/** Checks s_i = k_i (m + x_i r) + c_i with g^{m + x_i r} = g^m X_i^r. */
-function phase2Valid(setup: SignSetup, outcome: JvssOutcome, r: bigint, body: Phase2Body): boolean {
+/** The claim s_i = k_i (m + x_i r) + c_i, with g^{m + x_i r} = g^m X_i^r from the verification share. */
+function phase2Claim(setup: SignSetup, outcome: JvssOutcome, r: bigint, body: Phase2Body): ProofClaim {
   const { params, info, m } = setup;
   const { group } = params;
   const j = body.party;
   const X = info.verificationShares.get(j);
-  if (X === undefined) return false;
-  return verifyRelations(
-    group,
-    'sign-phase2',
-    proofContext(params.context, outcome.evidence, j),
-    productRelations(group, {
-      u: group.mul(group.expPublic(group.g, m), group.expPublic(X, r)),
+  // Invariant: only parties with a verification share take part (signSetup checks the participants).
+  if (X === undefined) throw new Error(`Invariant: party ${j} has no verification share`);
+  return {
+    label: 'sign-phase2',
+    context: proofContext(params.context, outcome.evidence, j),
+    relations: productRelations(group, {
+      u: group.msm([group.g, X], [m, r]),
       k: shareCommitment(params, outcome, K, j),
       z: shareCommitment(params, outcome, C, j),
       t: body.t,
       v: body.s,
     }),
-    body.proof,
-  );
+    proof: body.proof,
+  };
 }
 
 /** μ = ka, g^a and R = (g^a)^{μ^{-1}} = g^{k^{-1}} from 2t+1 verified phase-1 answers; undefined if μ or r is 0. */
@@ -331,10 +340,14 @@ export class SigningSession extends JvssSession<'phase1' | 'finished'> {
           throw new GjkrRequestError('phase1', `party ${body.party} did not confirm`);
         if (!bytesEqual(body.evidence, outcome.evidence))
           throw new GjkrRequestError('phase1', `party ${body.party} finished a different sharing`);
-        if (!phase1Valid(this.setup, outcome, body))
-          throw new GjkrPeerError([body.party], 'phase-1 proof fails');
         return body;
       });
+      const proved = verifyEach(
+        group,
+        bodies.map((b) => phase1Claim(this.setup, outcome, b)),
+      );
+      const wrong = bodies.filter((_, i) => !proved[i]).map((b) => b.party);
+      if (wrong.length > 0) throw new GjkrPeerError(wrong, 'phase-1 proof fails');
       const r = nonceFromPhase1(group, bodies);
       if (r === undefined)
         throw new GjkrRequestError('phase1', 'ka = 0 or r = 0; sign again in a new session');
@@ -357,13 +370,9 @@ export class SigningSession extends JvssSession<'phase1' | 'finished'> {
         [e, modQ(group, kBlind * e + cBlind)],
         this.random,
       );
-      // Invariant: what the client will check with the public X_i is what was proved.
-      if (
-        !group.equals(
-          group.exp(group.g, e),
-          group.mul(group.exp(group.g, m), group.exp(info.verificationShares.get(me)!, r)),
-        )
-      )
+      // Invariant: what the client will check with the public X_i is what was proved: g^{m + x_i r} equals
+      // g^m X_i^r exactly when g^{x_i} = X_i (r ≠ 0).
+      if (!group.equals(group.exp(group.g, this.share!.x), info.verificationShares.get(me)!))
         throw new Error('Invariant: share does not match its verification share');
       const w = bodyHeader(BODY.signPhase2, context, me).raw(outcome.evidence);
       w.raw(encodeScalar(group, r)).raw(encodeScalar(group, s)).raw(group.encodeElement(T));
@@ -505,7 +514,7 @@ export class SigningCoordinator {
         return this.phase1Step();
       case 'phase1': {
         const outcome = this.outcome!;
-        const valid: { body: Phase1Body; bytes: Uint8Array }[] = [];
+        const candidates: { body: Phase1Body; bytes: Uint8Array }[] = [];
         for (const j of this.sent) {
           const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase1, 'phase-1 answer', (msg) =>
             decodePhase1(group, msg),
@@ -513,10 +522,16 @@ export class SigningCoordinator {
           if (a === undefined) continue;
           if (!bytesEqual(a.body.evidence, outcome.evidence))
             this.jvss.blame(j, 'phase-1 answer for a different sharing');
-          else if (!phase1Valid(this.setup, outcome, a.body))
-            this.jvss.blame(j, 'phase-1 answer fails its proof');
-          else valid.push({ body: a.body, bytes: a.message.bytes });
+          else candidates.push({ body: a.body, bytes: a.message.bytes });
         }
+        const proved = verifyEach(
+          group,
+          candidates.map((c) => phase1Claim(this.setup, outcome, c.body)),
+        );
+        const valid = candidates.filter((c, i) => {
+          if (!proved[i]) this.jvss.blame(c.body.party, 'phase-1 answer fails its proof');
+          return proved[i];
+        });
         if (valid.length < 2 * t + 1)
           throw new GjkrFailure(
             `only ${valid.length} valid phase-1 answers, 2t+1 = ${2 * t + 1} needed`,
@@ -543,7 +558,7 @@ export class SigningCoordinator {
       case 'phase2': {
         const outcome = this.outcome!;
         const r = this.r!;
-        const shares = new Map<number, bigint>();
+        const candidates: Phase2Body[] = [];
         for (const j of this.sent) {
           const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase2, 'phase-2 answer', (msg) =>
             decodePhase2(group, msg),
@@ -552,10 +567,17 @@ export class SigningCoordinator {
           if (!bytesEqual(a.body.evidence, outcome.evidence))
             this.jvss.blame(j, 'phase-2 answer for a different sharing');
           else if (a.body.r !== r) this.jvss.blame(j, 'phase-2 answer with a different r');
-          else if (!phase2Valid(this.setup, outcome, r, a.body))
-            this.jvss.blame(j, 'phase-2 answer fails its proof');
-          else shares.set(j, a.body.s);
+          else candidates.push(a.body);
         }
+        const proved = verifyEach(
+          group,
+          candidates.map((body) => phase2Claim(this.setup, outcome, r, body)),
+        );
+        const shares = new Map<number, bigint>();
+        candidates.forEach((body, i) => {
+          if (proved[i]) shares.set(body.party, body.s);
+          else this.jvss.blame(body.party, 'phase-2 answer fails its proof');
+        });
         if (shares.size < 2 * t + 1)
           throw new GjkrFailure(
             `only ${shares.size} valid phase-2 answers, 2t+1 = ${2 * t + 1} needed`,

@@ -129,7 +129,8 @@ export function interpolateInExponent(
   at = 0n,
 ): GroupElement {
   const lambda = lagrangeCoefficients(group, [...points.keys()], at);
-  let acc = group.identity;
-  for (const [j, v] of points) acc = group.mul(acc, group.expPublic(v, lambda.get(j)!));
-  return acc;
+  return group.msm(
+    [...points.values()],
+    [...points.keys()].map((j) => lambda.get(j)!),
+  );
 }
