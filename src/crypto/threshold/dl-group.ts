@@ -25,7 +25,7 @@ import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import type { WeierstrassPoint, WeierstrassPointCons } from '@noble/curves/abstract/weierstrass.js';
 import { ByteReader, ByteWriter, CodecError, utf8 } from '../../codec/bytes.js';
 import type { Random } from '../../env/random.js';
-import { encodeDsaSpki, pemEncode } from './dsa-der.js';
+import { decodeDerSignature, encodeDsaSpki, pemEncode } from './dsa-der.js';
 
 declare const elementBrand: unique symbol;
 /** An element of the order-q group; only the group that made it can operate on it. */
@@ -170,6 +170,38 @@ export function verifyDerSignature(
   try {
     const key = createPublicKey(group.publicKeyPem(y));
     return nodeVerify(hash, message, { key, dsaEncoding: 'der' }, signature);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Verifies a DER signature over a digest the caller already computed (node:crypto hashes the message
+ * itself, so it cannot check a signature over a bare digest). ECDSA: noble's verifier (SEC 1 §4.1.4, no
+ * prehashing, high s accepted as OpenSSL does). DSA: FIPS 186-4 §4.7 with this group's arithmetic —
+ * w = s^{-1}, v = (g^{zw} y^{rw} mod p) mod q = r. Malformed input verifies as false.
+ */
+export function verifyDerDigest(
+  group: DlGroup,
+  y: GroupElement,
+  digest: Uint8Array,
+  signature: Uint8Array,
+): boolean {
+  try {
+    if (group.kind === 'p256' || group.kind === 'secp256k1') {
+      const curve = group.kind === 'p256' ? p256 : secp256k1;
+      return curve.verify(signature, digest, group.encodeElement(y), {
+        prehash: false,
+        lowS: false,
+        format: 'der',
+      });
+    }
+    const { r, s } = decodeDerSignature(signature);
+    if (r <= 0n || r >= group.q || s <= 0n || s >= group.q || group.isIdentity(y)) return false;
+    const w = invQ(group, s);
+    const z = digestToScalar(group, digest);
+    const v = group.msm([group.g, y], [mod(z * w, group.q), mod(r * w, group.q)]);
+    return !group.isIdentity(v) && group.signatureR(v) === r;
   } catch {
     return false;
   }

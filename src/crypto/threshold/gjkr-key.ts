@@ -188,9 +188,16 @@ export function decodePublicKeyInfo(bytes: Uint8Array): DlPublicKeyInfo {
   return info;
 }
 
+const keyIds = new WeakMap<DlPublicKeyInfo, Uint8Array>();
+
 /** The key identifier: SHA-256 of the canonical public key information (domain-separated). */
 export function keyIdOf(info: DlPublicKeyInfo): Uint8Array {
-  return sha256(utf8('bftkv/gjkr/key-id/v1'), encodePublicKeyInfo(info));
+  let id = keyIds.get(info);
+  if (id === undefined) {
+    id = sha256(utf8('bftkv/gjkr/key-id/v1'), encodePublicKeyInfo(info));
+    keyIds.set(info, id);
+  }
+  return new Uint8Array(id);
 }
 
 /** The public key as PEM SubjectPublicKeyInfo (DSA or EC), for any unmodified verifier. */
@@ -207,10 +214,36 @@ export function encodeKeyShare(share: KeyShare): Uint8Array {
     .finish();
 }
 
-/** Decodes a stored key share and checks g^{x_j} = X_j. */
-export function decodeKeyShare(bytes: Uint8Array): KeyShare {
+/**
+ * Decoded public key information by its bytes (bounded, oldest forgotten first): a server that loads its
+ * stored share for every signing session validates each key's public information once. Holds no secret.
+ */
+export class PublicKeyInfoCache {
+  private readonly entries = new Map<string, DlPublicKeyInfo>();
+
+  constructor(readonly max = 16) {
+    if (!Number.isInteger(max) || max < 1)
+      throw new RangeError(`max must be a positive integer, got ${String(max)}`);
+  }
+
+  /** `decodePublicKeyInfo(bytes)`, remembered. */
+  decode(bytes: Uint8Array): DlPublicKeyInfo {
+    const id = Buffer.from(sha256(bytes)).toString('hex');
+    let info = this.entries.get(id);
+    if (info === undefined) {
+      info = decodePublicKeyInfo(bytes);
+      if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+      this.entries.set(id, info);
+    }
+    return info;
+  }
+}
+
+/** Decodes a stored key share and checks g^{x_j} = X_j (public information through `cache` if given). */
+export function decodeKeyShare(bytes: Uint8Array, cache?: PublicKeyInfoCache): KeyShare {
   const r = new ByteReader(bytes);
-  const info = decodePublicKeyInfo(r.bytes(64 * 1024, 'keyShare.info'));
+  const infoBytes = r.bytes(64 * 1024, 'keyShare.info');
+  const info = cache === undefined ? decodePublicKeyInfo(infoBytes) : cache.decode(infoBytes);
   const index = r.u16('keyShare.index');
   const x = decodeScalar(info.group, r.raw(info.group.scalarBytes, 'keyShare.x'), 'keyShare.x');
   r.finish('keyShare');

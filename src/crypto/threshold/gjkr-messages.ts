@@ -429,7 +429,12 @@ export const REQUEST = {
   qualify: 0x05,
   signPhase2: 0x06,
   dkgCommit: 0x07,
+  /** A sign-open whose `message` is already the digest: servers sign exactly those bytes. */
+  signOpenDigest: 0x08,
 } as const;
+
+/** Output length of each hash (FIPS 180-4), the length of a prehashed signing input. */
+export const DL_HASH_BYTES: Record<DlHashName, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
 /** A request's tag, session id and the reader positioned on its payload. */
 export interface RequestHeader {
@@ -459,18 +464,27 @@ function requestWriter(tag: number, sid: Uint8Array): ByteWriter {
   return new ByteWriter(1024).u8(tag).raw(sid);
 }
 
-/** Opening of a signing session: which key, which message, which servers take part. */
+/**
+ * Opening of a signing session: which key, what to sign, which servers take part. Without `prehashed`
+ * every server hashes `message` with `hash`; with it, `message` is the digest itself (exactly the hash's
+ * length), for callers that authorize digests rather than messages.
+ */
 export interface SignOpenRequest {
   readonly sid: Uint8Array;
   readonly keyId: Uint8Array;
   readonly hash: DlHashName;
   readonly message: Uint8Array;
+  readonly prehashed?: boolean;
   readonly participants: readonly number[];
 }
 
-/** Writes a sign-open request. */
+/** Writes a sign-open request (tag `signOpenDigest` when prehashed). */
 export function encodeSignOpen(req: SignOpenRequest): Uint8Array {
-  const w = requestWriter(REQUEST.signOpen, req.sid)
+  if (req.prehashed === true && req.message.length !== DL_HASH_BYTES[req.hash])
+    throw new RangeError(
+      `message: a ${req.hash} digest has ${DL_HASH_BYTES[req.hash]} bytes, got ${req.message.length}`,
+    );
+  const w = requestWriter(req.prehashed === true ? REQUEST.signOpenDigest : REQUEST.signOpen, req.sid)
     .raw(req.keyId)
     .u8(DL_HASH_CODES[req.hash])
     .bytes(req.message);
@@ -478,17 +492,24 @@ export function encodeSignOpen(req: SignOpenRequest): Uint8Array {
   return w.finish();
 }
 
-/** Reads the payload of a sign-open request. */
+/** Reads the payload of a sign-open request (either tag). */
 export function decodeSignOpen(h: RequestHeader): SignOpenRequest {
   const r = h.reader;
+  const prehashed = h.tag === REQUEST.signOpenDigest;
+  if (!prehashed && h.tag !== REQUEST.signOpen)
+    throw new CodecError('request.tag', `not a sign-open request: 0x${h.tag.toString(16)}`);
   const keyId = r.raw(32, 'signOpen.keyId');
   const code = r.u8('signOpen.hash');
   const hash = (Object.keys(DL_HASH_CODES) as DlHashName[]).find((k) => DL_HASH_CODES[k] === code);
   if (hash === undefined) throw new CodecError('signOpen.hash', `unknown hash code ${code}`);
-  const message = r.bytes(SIGN_MESSAGE_BYTES_MAX, 'signOpen.message');
+  const message = r.bytes(prehashed ? DL_HASH_BYTES[hash] : SIGN_MESSAGE_BYTES_MAX, 'signOpen.message');
+  if (prehashed && message.length !== DL_HASH_BYTES[hash])
+    throw new CodecError('signOpen.message', `a ${hash} digest has ${DL_HASH_BYTES[hash]} bytes`);
   const participants = readIndexList(r, 'signOpen.participants');
   r.finish('signOpen');
-  return { sid: h.sid, keyId, hash, message, participants };
+  return prehashed
+    ? { sid: h.sid, keyId, hash, message, prehashed, participants }
+    : { sid: h.sid, keyId, hash, message, participants };
 }
 
 /** Opening of a distributed key generation among parties 1..n with threshold t. */

@@ -38,6 +38,7 @@ import {
   modQ,
   ElementBatch,
   readScalar,
+  verifyDerDigest,
   verifyDerSignature,
   type DlGroup,
   type DlHashName,
@@ -46,6 +47,7 @@ import {
 import { encodeDerSignature } from './dsa-der.js';
 import {
   BODY,
+  DL_HASH_BYTES,
   GjkrFailure,
   GjkrPeerError,
   GjkrRequestError,
@@ -96,7 +98,9 @@ const C = 3;
 interface SignSetup {
   readonly params: JvssParams;
   readonly info: DlPublicKeyInfo;
-  /** The message representative m (FIPS 186-4 §4.6). */
+  /** The digest signed, and its message representative m (FIPS 186-4 §4.6). */
+  readonly digest: Uint8Array;
+  /** m. */
   readonly m: bigint;
 }
 
@@ -119,9 +123,18 @@ function signSetup(info: DlPublicKeyInfo, keyId: Uint8Array, request: SignOpenRe
       'participants',
       `${participants.length} participants, at least 2t+1 = ${2 * t + 1} needed`,
     );
-  const digest = new Uint8Array(createHash(request.hash).update(request.message).digest());
+  if (request.prehashed === true && request.message.length !== DL_HASH_BYTES[request.hash])
+    throw new GjkrRequestError(
+      'message',
+      `a ${request.hash} digest has ${DL_HASH_BYTES[request.hash]} bytes`,
+    );
+  const digest =
+    request.prehashed === true
+      ? request.message
+      : new Uint8Array(createHash(request.hash).update(request.message).digest());
   return {
     info,
+    digest,
     m: digestToScalar(group, digest),
     params: {
       group,
@@ -404,10 +417,12 @@ export interface SigningResult {
   readonly culprits: readonly Culprit[];
 }
 
-/** What a client needs to sign. */
+/** What a client needs to sign: the message, or (prehashed) its digest; exactly one of them. */
 export interface SigningRequestInput {
   readonly info: DlPublicKeyInfo;
-  readonly message: Uint8Array;
+  readonly message?: Uint8Array;
+  /** The digest of the message under `hash`: the servers sign exactly these bytes. */
+  readonly digest?: Uint8Array;
   readonly hash?: DlHashName;
   /** 32 fresh random bytes; never reuse. */
   readonly sid: Uint8Array;
@@ -439,12 +454,15 @@ export class SigningCoordinator {
     assertThresholdParameters(info.n, info.t);
     this.hash = input.hash ?? 'sha256';
     const participants = input.participants ?? [...info.verificationShares.keys()].sort((a, b) => a - b);
+    if ((input.message === undefined) === (input.digest === undefined))
+      throw new TypeError('SigningCoordinator: give exactly one of message and digest');
     this.request = {
       sid: input.sid,
       keyId: keyIdOf(info),
       hash: this.hash,
-      message: input.message,
+      message: input.digest ?? input.message!,
       participants,
+      ...(input.digest !== undefined ? { prehashed: true } : {}),
     };
     try {
       this.setup = signSetup(info, this.request.keyId, this.request);
@@ -587,7 +605,11 @@ export class SigningCoordinator {
         if (s === 0n)
           throw new GjkrFailure('s = 0 (probability about 1/q); sign again in a new session', this.culprits);
         const signature = encodeDerSignature(r, s);
-        if (!verifyDerSignature(group, this.input.info.y, this.hash, this.input.message, signature))
+        const verified =
+          this.input.message !== undefined
+            ? verifyDerSignature(group, this.input.info.y, this.hash, this.input.message, signature)
+            : verifyDerDigest(group, this.input.info.y, this.setup.digest, signature);
+        if (!verified)
           throw new GjkrFailure(
             'the combined signature does not verify; no signature is output',
             this.culprits,
