@@ -7,7 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { checkPrimeSync, createPublicKey, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import {
+  checkPrimeSync,
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as nodeSign,
+  type KeyObject,
+} from 'node:crypto';
 import { ByteReader, ByteWriter, CodecError } from '../../src/codec/bytes.js';
 import {
   P256_GROUP,
@@ -21,6 +28,7 @@ import {
   multiExp,
   randomScalar,
   readGroup,
+  verifyDerDigest,
   writeGroup,
   type DlGroup,
 } from '../../src/crypto/threshold/dl-group.js';
@@ -45,9 +53,12 @@ import {
   BODY,
   GjkrRequestError,
   GjkrSessionError,
+  REQUEST,
   bodyHeader,
+  decodeSignOpen,
   encodeSignOpen,
   openSigned,
+  readRequestHeader,
   signMessage,
 } from '../../src/crypto/threshold/gjkr-messages.js';
 import {
@@ -592,4 +603,62 @@ void test('batched sub-share checks name exactly the dealers whose sub-share is 
     bad[2]!.scalars[0] = (bad[2]!.scalars[0]! + 1n) % group.q;
     assert.deepEqual(subSharesValid(params, j, bad, secureRandom), [true, false, false, true]);
   }
+});
+
+void test('signatures over a bare digest: node:crypto’s signatures verify, others do not (ECDSA and DSA)', () => {
+  const cases: [DlGroup, KeyObject][] = [
+    [P256_GROUP, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey],
+    [SECP256K1_GROUP, generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey],
+    [DSA_GROUP, dsa.privateKey],
+  ];
+  for (const [group, privateKey] of cases) {
+    const { x } = readPrivateKey(privateKey);
+    const y = group.exp(group.g, x);
+    for (let i = 0; i < 4; i++) {
+      const data = secureRandom.bytes(50);
+      const digest = new Uint8Array(createHash('sha256').update(data).digest());
+      const sig = new Uint8Array(nodeSign('sha256', data, { key: privateKey, dsaEncoding: 'der' }));
+      assert.ok(verifyDerDigest(group, y, digest, sig), `${group.kind} verifies`);
+      assert.equal(
+        verifyDerDigest(
+          group,
+          y,
+          digest.map((b, k) => (k === 0 ? b ^ 1 : b)),
+          sig,
+        ),
+        false,
+      );
+      assert.equal(verifyDerDigest(group, group.g, digest, sig), false, 'another key');
+      const { r, s } = decodeDerSignature(sig);
+      // ECDSA: (r, q − s) is the same signature; DSA: it is not.
+      assert.equal(
+        verifyDerDigest(group, y, digest, encodeDerSignature(r, group.q - s)),
+        group.kind !== 'dsa',
+      );
+      assert.equal(verifyDerDigest(group, y, digest, sig.subarray(0, sig.length - 1)), false);
+      assert.equal(verifyDerDigest(group, y, digest, encodeDerSignature(r + group.q, s)), false);
+    }
+  }
+});
+
+void test('a digest-mode opening carries exactly a digest of the named hash', () => {
+  const base = { sid: new Uint8Array(32), keyId: new Uint8Array(32), participants: [1, 2, 3] };
+  const ok = encodeSignOpen({ ...base, hash: 'sha256', message: new Uint8Array(32), prehashed: true });
+  assert.equal(ok[0], REQUEST.signOpenDigest);
+  const decoded = decodeSignOpen(readRequestHeader(ok));
+  assert.equal(decoded.prehashed, true);
+  assert.throws(
+    () => encodeSignOpen({ ...base, hash: 'sha256', message: new Uint8Array(31), prehashed: true }),
+    RangeError,
+  );
+  // A 48-byte "digest" under SHA-256 is refused by the decoder.
+  const bad = new Uint8Array(
+    encodeSignOpen({ ...base, hash: 'sha384', message: new Uint8Array(48), prehashed: true }),
+  );
+  bad[1 + 32 + 32] = 1; // the hash code: sha256
+  assert.throws(() => decodeSignOpen(readRequestHeader(bad)), CodecError);
+  // The message mode keeps its own tag and no flag.
+  const message = encodeSignOpen({ ...base, hash: 'sha256', message: new Uint8Array(5) });
+  assert.equal(message[0], REQUEST.signOpen);
+  assert.equal(decodeSignOpen(readRequestHeader(message)).prehashed, undefined);
 });

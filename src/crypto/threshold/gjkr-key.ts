@@ -274,11 +274,19 @@ export function readPrivateKey(key: string | KeyObject): { group: DlGroup; x: bi
     group = g;
     const jwk = k.export({ format: 'jwk' });
     if (typeof jwk.d !== 'string') throw new TypeError('key: EC private key without d');
-    x = bytesToBigint(new Uint8Array(Buffer.from(jwk.d, 'base64url')));
+    // Byte copies of the secret are zeroed; the JWK string and the bigint cannot be (JavaScript).
+    const d = Buffer.from(jwk.d, 'base64url');
+    x = bytesToBigint(d);
+    d.fill(0);
   } else if (k.asymmetricKeyType === 'dsa') {
-    const parts = parseDsaPkcs8(new Uint8Array(k.export({ format: 'der', type: 'pkcs8' })));
-    group = dsaGroup(parts);
-    x = parts.x;
+    const der = k.export({ format: 'der', type: 'pkcs8' });
+    try {
+      const parts = parseDsaPkcs8(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
+      group = dsaGroup(parts);
+      x = parts.x;
+    } finally {
+      der.fill(0);
+    }
   } else {
     throw new RangeError(`key: expected a DSA or EC key, got ${String(k.asymmetricKeyType)}`);
   }
@@ -335,7 +343,9 @@ export function importPrivateKey(
   for (const [j, xj] of shares) {
     const pub = options.encryptionKey(j);
     if (pub === undefined) throw new RangeError(`encryptionKey: none for server ${j}`);
-    const box = seal(pub, encodeScalar(group, xj), importAad(keyId, j), random);
+    const plaintext = encodeScalar(group, xj);
+    const box = seal(pub, plaintext, importAad(keyId, j), random);
+    plaintext.fill(0);
     deliveries.set(j, new ByteWriter().bytes(infoBytes).bytes(box).finish());
   }
   shares.clear();

@@ -32,6 +32,7 @@
  * (`IMPORT_TAG` ‖ sid ‖ bytes(delivery)); signing bodies are GJKR requests. The sid inside must equal the
  * service's. Answers are the GJKR messages, signed by the holder's node key.
  */
+import { createPrivateKey } from 'node:crypto';
 import { ByteReader, ByteWriter, CodecError, bytesEqual, toHex, utf8 } from '../../codec/bytes.js';
 import { sha256 } from '../../crypto/hash.js';
 import { secureRandom, type Random } from '../../env/random.js';
@@ -476,10 +477,11 @@ export function dlCoordinator(scheme: DlScheme, options: DlCoordinatorOptions = 
       throw new RangeError(`sid: expected ${SESSION_ID_BYTES} bytes`);
     const { n, b } = directory;
     const t = dlThreshold(n, b);
-    const found = readPrivateKey(pem).group;
+    const key = createPrivateKey(pem);
+    const found = readPrivateKey(key).group;
     if (schemeOfGroup(found) !== scheme)
       throw new TypeError(`pem: a ${schemeOfGroup(found)} key cannot be imported as ${scheme}`);
-    const imported = importPrivateKey(pem, { n, t, encryptionKey: directory.encryptionKey, random });
+    const imported = importPrivateKey(key, { n, t, encryptionKey: directory.encryptionKey, random });
     const holders = Array.from({ length: n }, (_, i) => i + 1);
     let answers: Map<number, Uint8Array | undefined>;
     try {
