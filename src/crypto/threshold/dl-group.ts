@@ -658,11 +658,6 @@ export function dsaParamsOf(group: DlGroup): DsaParams | undefined {
   return { p, q, g };
 }
 
-/** Reads one element of fixed length from a reader and validates it. */
-export function readElement(r: ByteReader, group: DlGroup, field: string): GroupElement {
-  return group.decodeElement(r.raw(group.elementBytes, field), field);
-}
-
 /**
  * Reads the elements of one message and validates them together: `read` decodes each (all checks but
  * subgroup membership), `check` then tests membership of all of them at once (DlGroup.assertMembers).

@@ -80,9 +80,11 @@ import {
 } from './gjkr-jvss.js';
 import { assertThresholdParameters, keyIdOf, type DlPublicKeyInfo, type KeyShare } from './gjkr-key.js';
 import {
+  expSecret,
   productRelations,
   proveRelations,
   verifyEach,
+  type KnownBases,
   type ProofClaim,
   type SigmaProof,
 } from './gjkr-proofs.js';
@@ -296,8 +298,10 @@ export class SigningSession extends JvssSession<'phase1' | 'finished'> {
     const [kBlind, aBlind, bBlind, cBlind] = shares.blinds as [bigint, bigint, bigint, bigint];
     const Acom = group.exp(group.g, a);
     const v = modQ(group, k * a + b);
+    // K = g^k h^{k'} is this server's own commitment: K^u = g^{ku} h^{k'u} uses fixed-base tables.
     const Kk = pedersenValue(group, k, kBlind);
-    const T = group.exp(Kk, a);
+    const known: KnownBases = new Map([[Kk, [k, kBlind]]]);
+    const T = expSecret(group, Kk, a, known);
     const proof = proveRelations(
       group,
       'sign-phase1',
@@ -312,6 +316,7 @@ export class SigningSession extends JvssSession<'phase1' | 'finished'> {
       }),
       [a, modQ(group, kBlind * a + bBlind), aBlind],
       this.random,
+      known,
     );
     this.outcome = outcome;
     this.secrets = { k, kBlind, c, cBlind };
@@ -368,7 +373,8 @@ export class SigningSession extends JvssSession<'phase1' | 'finished'> {
       const e = modQ(group, m + this.share!.x * r);
       const s = modQ(group, k * e + c);
       const Kk = pedersenValue(group, k, kBlind);
-      const T = group.exp(Kk, e);
+      const known: KnownBases = new Map([[Kk, [k, kBlind]]]);
+      const T = expSecret(group, Kk, e, known);
       const proof = proveRelations(
         group,
         'sign-phase2',
@@ -382,6 +388,7 @@ export class SigningSession extends JvssSession<'phase1' | 'finished'> {
         }),
         [e, modQ(group, kBlind * e + cBlind)],
         this.random,
+        known,
       );
       // Invariant: what the client will check with the public X_i is what was proved: g^{m + x_i r} equals
       // g^m X_i^r exactly when g^{x_i} = X_i (r ≠ 0).

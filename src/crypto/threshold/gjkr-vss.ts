@@ -38,11 +38,6 @@ export function evaluate(group: DlGroup, f: Polynomial, x: bigint): bigint {
   return acc;
 }
 
-/** Feldman commitments g^{a_l}. */
-export function feldmanCommit(group: DlGroup, f: Polynomial): GroupElement[] {
-  return f.map((a) => group.exp(group.g, a));
-}
-
 /** Pedersen commitments g^{a_l} h^{b_l} of f and its blinding polynomial f' (same degree). */
 export function pedersenCommit(group: DlGroup, f: Polynomial, blind: Polynomial): GroupElement[] {
   if (f.length !== blind.length)
