@@ -621,6 +621,21 @@ export class JvssCoordinator {
     }
   }
 
+  /**
+   * The answers whose elements are all in the group (tested together, `ElementBatch.failing`); the senders
+   * of the others are blamed.
+   */
+  inGroup<T extends { readonly body: { readonly party: number }; readonly elements: ElementBatch }>(
+    answers: readonly T[],
+    what: string,
+  ): T[] {
+    const outside = new Set(ElementBatch.failing(answers.map((a) => a.elements)));
+    return answers.filter((a, i) => {
+      if (outside.has(i)) this.blame(a.body.party, `malformed ${what}: an element is not in the group`);
+      return !outside.has(i);
+    });
+  }
+
   /** After round 1: keeps well-formed deals; returns them (dealer, bytes) to relay to every dealer. */
   acceptDeals(answers: ReadonlyMap<number, Uint8Array | undefined>): { from: number; bytes: Uint8Array }[] {
     const { group, specs, participants, context, minParties } = this.params;

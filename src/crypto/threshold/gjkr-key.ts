@@ -391,14 +391,16 @@ interface DkgFinalBody {
   readonly proof: SigmaProof;
 }
 
-function decodeDkgFinal(group: DlGroup, m: SignedMessage): DkgFinalBody {
+/**
+ * Reads a verification share; its elements join `elements`, whose subgroup membership the caller checks
+ * (for all parties at once, `ElementBatch.failing`) before using the body.
+ */
+function decodeDkgFinal(group: DlGroup, m: SignedMessage, elements: ElementBatch): DkgFinalBody {
   const r = bodyReader(m);
   const evidence = r.raw(32, 'dkgFinal.evidence');
-  const elements = new ElementBatch(group);
   const x = elements.read(r, 'dkgFinal.x');
   const proof = readProof(r, elements, 1, 1, 'dkgFinal.proof');
   r.finish('dkgFinal');
-  elements.check();
   return { party: m.from, evidence, x, proof };
 }
 
@@ -491,10 +493,12 @@ export class DkgSession extends JvssSession<'finalized' | 'committed'> {
     const { group, context, t } = this.params;
     const outcome = this.outcome!;
     const bodies: DkgFinalBody[] = [];
+    const batches: ElementBatch[] = [];
     for (const m of openRelayed(finals, this.identity, BODY.dkgFinal, context, 'finals')) {
       let body: DkgFinalBody;
+      const elements = new ElementBatch(group);
       try {
-        body = decodeDkgFinal(group, m);
+        body = decodeDkgFinal(group, m, elements);
       } catch (e) {
         throw new GjkrPeerError(
           [m.from],
@@ -506,7 +510,11 @@ export class DkgSession extends JvssSession<'finalized' | 'committed'> {
       if (!outcome.confirmed.includes(m.from))
         throw new GjkrRequestError('finals', `party ${m.from} did not confirm`);
       bodies.push(body);
+      batches.push(elements);
     }
+    const outside = ElementBatch.failing(batches).map((i) => bodies[i]!.party);
+    if (outside.length > 0)
+      throw new GjkrPeerError(outside, 'malformed verification share: an element is not in the group');
     const valid = verifyEach(
       group,
       bodies.map((b) => dkgFinalClaim(this.params, outcome, b)),
@@ -638,16 +646,18 @@ export class DkgCoordinator {
       }
       case 'finals': {
         const outcome = this.outcome!;
-        const candidates: { body: DkgFinalBody; bytes: Uint8Array }[] = [];
+        const decoded: { body: DkgFinalBody; bytes: Uint8Array; elements: ElementBatch }[] = [];
         for (const j of this.sent) {
+          const elements = new ElementBatch(group);
           const a = this.jvss.openAnswer(j, only.get(j), BODY.dkgFinal, 'verification share', (m) =>
-            decodeDkgFinal(group, m),
+            decodeDkgFinal(group, m, elements),
           );
           if (a === undefined) continue;
           if (!bytesEqual(a.body.evidence, outcome.evidence))
             this.jvss.blame(j, 'finished a different sharing');
-          else candidates.push({ body: a.body, bytes: a.message.bytes });
+          else decoded.push({ body: a.body, bytes: a.message.bytes, elements });
         }
+        const candidates = this.jvss.inGroup(decoded, 'verification share');
         const proved = verifyEach(
           group,
           candidates.map((c) => dkgFinalClaim(this.params, outcome, c.body)),

@@ -174,29 +174,27 @@ interface Phase2Body {
   readonly proof: SigmaProof;
 }
 
-function decodePhase1(group: DlGroup, m: SignedMessage): Phase1Body {
+/** Reads a phase-1 answer; its elements join `elements`, checked by the caller (`ElementBatch.failing`). */
+function decodePhase1(group: DlGroup, m: SignedMessage, elements: ElementBatch): Phase1Body {
   const r = bodyReader(m);
-  const elements = new ElementBatch(group);
   const evidence = r.raw(32, 'phase1.evidence');
   const a = elements.read(r, 'phase1.a');
   const v = readScalar(r, group, 'phase1.v');
   const t = elements.read(r, 'phase1.t');
   const proof = readProof(r, elements, 4, 3, 'phase1.proof');
   r.finish('phase1');
-  elements.check();
   return { party: m.from, evidence, a, v, t, proof };
 }
 
-function decodePhase2(group: DlGroup, m: SignedMessage): Phase2Body {
+/** Reads a phase-2 answer; its elements join `elements`, checked by the caller (`ElementBatch.failing`). */
+function decodePhase2(group: DlGroup, m: SignedMessage, elements: ElementBatch): Phase2Body {
   const r = bodyReader(m);
   const evidence = r.raw(32, 'phase2.evidence');
   const rr = readScalar(r, group, 'phase2.r');
   const s = readScalar(r, group, 'phase2.s');
-  const elements = new ElementBatch(group);
   const t = elements.read(r, 'phase2.t');
   const proof = readProof(r, elements, 3, 2, 'phase2.proof');
   r.finish('phase2');
-  elements.check();
   return { party: m.from, evidence, r: rr, s, t, proof };
 }
 
@@ -344,10 +342,13 @@ export class SigningSession extends JvssSession<'phase1' | 'finished'> {
           'phase1',
           `${messages.length} answers, exactly 2t+1 = ${2 * t + 1} expected`,
         );
+      const batches: ElementBatch[] = [];
       const bodies = messages.map((msg) => {
         let body: Phase1Body;
+        const elements = new ElementBatch(group);
+        batches.push(elements);
         try {
-          body = decodePhase1(group, msg);
+          body = decodePhase1(group, msg, elements);
         } catch (e) {
           throw new GjkrPeerError(
             [msg.from],
@@ -360,6 +361,9 @@ export class SigningSession extends JvssSession<'phase1' | 'finished'> {
           throw new GjkrRequestError('phase1', `party ${body.party} finished a different sharing`);
         return body;
       });
+      const outside = ElementBatch.failing(batches).map((i) => bodies[i]!.party);
+      if (outside.length > 0)
+        throw new GjkrPeerError(outside, 'malformed phase-1 answer: an element is not in the group');
       const proved = verifyEach(
         group,
         bodies.map((b) => phase1Claim(this.setup, outcome, b)),
@@ -539,16 +543,18 @@ export class SigningCoordinator {
         return this.phase1Step();
       case 'phase1': {
         const outcome = this.outcome!;
-        const candidates: { body: Phase1Body; bytes: Uint8Array }[] = [];
+        const decoded: { body: Phase1Body; bytes: Uint8Array; elements: ElementBatch }[] = [];
         for (const j of this.sent) {
+          const elements = new ElementBatch(group);
           const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase1, 'phase-1 answer', (msg) =>
-            decodePhase1(group, msg),
+            decodePhase1(group, msg, elements),
           );
           if (a === undefined) continue;
           if (!bytesEqual(a.body.evidence, outcome.evidence))
             this.jvss.blame(j, 'phase-1 answer for a different sharing');
-          else candidates.push({ body: a.body, bytes: a.message.bytes });
+          else decoded.push({ body: a.body, bytes: a.message.bytes, elements });
         }
+        const candidates = this.jvss.inGroup(decoded, 'phase-1 answer');
         const proved = verifyEach(
           group,
           candidates.map((c) => phase1Claim(this.setup, outcome, c.body)),
@@ -583,17 +589,19 @@ export class SigningCoordinator {
       case 'phase2': {
         const outcome = this.outcome!;
         const r = this.r!;
-        const candidates: Phase2Body[] = [];
+        const decoded: { body: Phase2Body; elements: ElementBatch }[] = [];
         for (const j of this.sent) {
+          const elements = new ElementBatch(group);
           const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase2, 'phase-2 answer', (msg) =>
-            decodePhase2(group, msg),
+            decodePhase2(group, msg, elements),
           );
           if (a === undefined) continue;
           if (!bytesEqual(a.body.evidence, outcome.evidence))
             this.jvss.blame(j, 'phase-2 answer for a different sharing');
           else if (a.body.r !== r) this.jvss.blame(j, 'phase-2 answer with a different r');
-          else candidates.push(a.body);
+          else decoded.push({ body: a.body, elements });
         }
+        const candidates = this.jvss.inGroup(decoded, 'phase-2 answer').map((d) => d.body);
         const proved = verifyEach(
           group,
           candidates.map((body) => phase2Claim(this.setup, outcome, r, body)),
