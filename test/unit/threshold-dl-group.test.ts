@@ -7,7 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { generateKeyPairSync, sign as nodeSign } from 'node:crypto';
+import {
+  checkPrimeSync,
+  createHash,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as nodeSign,
+  type KeyObject,
+} from 'node:crypto';
 import { ByteReader, ByteWriter, CodecError } from '../../src/codec/bytes.js';
 import {
   P256_GROUP,
@@ -16,11 +23,21 @@ import {
   digestToScalar,
   dsaGroup,
   dsaParamsOf,
+  ElementBatch,
+  jacobi,
+  multiExp,
   randomScalar,
   readGroup,
+  verifyDerDigest,
   writeGroup,
   type DlGroup,
 } from '../../src/crypto/threshold/dl-group.js';
+import {
+  BFTKV_DSA_PARAMS,
+  DSA_PARAMS_COUNTERS,
+  DSA_PARAMS_SEED,
+  dsaCandidate,
+} from '../../src/crypto/threshold/dsa-params.js';
 import { decodeDerSignature, encodeDerSignature, parseDsaPkcs8 } from '../../src/crypto/threshold/dsa-der.js';
 import {
   decodeKeyShare,
@@ -36,17 +53,23 @@ import {
   BODY,
   GjkrRequestError,
   GjkrSessionError,
+  REQUEST,
   bodyHeader,
+  decodeSignOpen,
   encodeSignOpen,
   openSigned,
+  readRequestHeader,
   signMessage,
 } from '../../src/crypto/threshold/gjkr-messages.js';
 import {
   openingRelations,
   productRelations,
   proveRelations,
+  verifyEach,
   verifyRelations,
+  type ProofClaim,
 } from '../../src/crypto/threshold/gjkr-proofs.js';
+import { subSharesValid, type JvssParams } from '../../src/crypto/threshold/gjkr-jvss.js';
 import { open, seal, x25519KeyPair } from '../../src/crypto/threshold/gjkr-seal.js';
 import { GjkrServer } from '../../src/crypto/threshold/gjkr-server.js';
 import {
@@ -63,10 +86,13 @@ import { makeParties } from './threshold-gjkr-harness.js';
 
 const dsa = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 });
 const DSA_GROUP = readPrivateKey(dsa.privateKey).group;
+/** The embedded parameters (p = 2qr + 1, r prime): subgroup membership is tested in batches. */
+const LIM_LEE_GROUP = dsaGroup(BFTKV_DSA_PARAMS);
 const GROUPS: readonly [string, DlGroup][] = [
   ['P-256', P256_GROUP],
   ['secp256k1', SECP256K1_GROUP],
   ['DSA-2048-256', DSA_GROUP],
+  ['DSA-2048-256 (embedded)', LIM_LEE_GROUP],
 ];
 
 function rejects(group: DlGroup, bytes: Uint8Array, why: RegExp): void {
@@ -76,29 +102,26 @@ function rejects(group: DlGroup, bytes: Uint8Array, why: RegExp): void {
   );
 }
 
-void test('elliptic-curve elements: compressed points on the curve only, never the identity', () => {
+void test('elliptic-curve elements: uncompressed points on the curve only, never the identity', () => {
   for (const group of [P256_GROUP, SECP256K1_GROUP]) {
     const e = group.exp(group.g, 12345n);
     const enc = group.encodeElement(e);
-    assert.equal(enc.length, 33);
+    assert.equal(enc.length, 65);
+    assert.equal(enc[0], 4);
     assert.ok(group.equals(group.decodeElement(enc, 'x'), e));
-    rejects(group, enc.subarray(1), /compressed point/);
-    rejects(group, new Uint8Array(33), /compressed point/); // 0x00 prefix (and the SEC 1 identity is 0x00)
-    const uncompressed = new Uint8Array(65);
-    uncompressed[0] = 4;
-    rejects(group, uncompressed, /compressed point/);
-    // An x with no point on the curve: search a few.
-    let found = false;
-    for (let x = 1n; x < 50n && !found; x++) {
-      const b = new Uint8Array([2, ...bigintToBytes(x, 32)]);
-      try {
-        group.decodeElement(b, 'x');
-      } catch (err) {
-        assert.ok(err instanceof CodecError && /not a point/.test(err.reason));
-        found = true;
-      }
-    }
-    assert.ok(found);
+    rejects(group, enc.subarray(1), /uncompressed point/);
+    rejects(group, new Uint8Array(65), /uncompressed point/); // 0x00 prefix (and the SEC 1 identity is 0x00)
+    const compressed = (e as unknown as { toBytes(c: boolean): Uint8Array }).toBytes(true);
+    rejects(group, compressed, /uncompressed point/);
+    // (x, y + 1) is not on the curve.
+    const off = new Uint8Array(enc);
+    off[64] = off[64]! ^ 1;
+    rejects(group, off, /not a point/);
+    // Coordinates at or above the field prime are not field elements.
+    const big = new Uint8Array(enc);
+    big.fill(0xff, 1, 33);
+    rejects(group, big, /not a point/);
+    assert.ok(group.equals(group.decodeCandidate(enc, 'x'), e));
     assert.throws(() => group.encodeElement(group.identity), RangeError);
   }
 });
@@ -409,4 +432,233 @@ void test('server sessions: unknown ids, signing policy, session limit and malfo
     () => server.handle(tooFew, 10 ** 9),
     (e) => e instanceof GjkrRequestError && /at least 2t\+1/.test(e.message),
   );
+});
+
+void test('the embedded DSA parameters are the ones derived from the public seed, in Lim–Lee form', () => {
+  const { p, q, g } = BFTKV_DSA_PARAMS;
+  const r = dsaCandidate(DSA_PARAMS_SEED, 'r', DSA_PARAMS_COUNTERS.r, 1791);
+  assert.equal(q, dsaCandidate(DSA_PARAMS_SEED, 'q', DSA_PARAMS_COUNTERS.q, 256));
+  assert.equal(p, 2n * q * r + 1n);
+  assert.equal(p.toString(2).length, 2048);
+  assert.equal(q.toString(2).length, 256);
+  assert.ok(checkPrimeSync(r) && checkPrimeSync(q) && checkPrimeSync(p));
+  assert.equal(g, modPow(2n, 2n * r, p));
+  // dsaGroup accepted them (order of g, sizes, primality) and the SPKI is one node:crypto reads.
+  const y = LIM_LEE_GROUP.exp(LIM_LEE_GROUP.g, 424242n);
+  assert.equal(createPublicKey(LIM_LEE_GROUP.publicKeyPem(y)).asymmetricKeyType, 'dsa');
+});
+
+function modPow(b: bigint, e: bigint, m: bigint): bigint {
+  let acc = 1n;
+  for (b %= m; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) acc = (acc * b) % m;
+  return acc;
+}
+
+void test('the Jacobi symbol agrees with Euler’s criterion (property)', () => {
+  const primes = [3n, 7n, 1000003n, BFTKV_DSA_PARAMS.q];
+  fc.assert(
+    fc.property(fc.bigInt({ min: 0n, max: 1n << 300n }), fc.integer({ min: 0, max: 3 }), (a, i) => {
+      const p = primes[i]!;
+      const euler = modPow(a, (p - 1n) / 2n, p);
+      assert.equal(jacobi(a, p), euler === p - 1n ? -1 : Number(euler));
+    }),
+    { numRuns: 200 },
+  );
+  assert.equal(jacobi(BFTKV_DSA_PARAMS.p - 1n, BFTKV_DSA_PARAMS.p), -1); // p ≡ 3 mod 4: −1 is no square
+  assert.throws(() => jacobi(3n, 8n), RangeError);
+});
+
+void test('multi-exponentiation agrees with one exponentiation per base (property)', () => {
+  for (const [, group] of GROUPS) {
+    const bases = [
+      group.g,
+      group.h,
+      group.identity,
+      ...[1n, 2n, 3n].map((k) => group.exp(group.g, k * 7919n)),
+    ];
+    fc.assert(
+      fc.property(
+        fc.array(fc.bigInt({ min: -(1n << 260n), max: 1n << 260n }), { minLength: 6, maxLength: 6 }),
+        (ks) => {
+          let naive = group.identity;
+          bases.forEach((b, i) => (naive = group.mul(naive, group.expPublic(b, ks[i]!))));
+          assert.ok(group.equals(group.msm(bases, ks), naive));
+        },
+      ),
+      { numRuns: 4 },
+    );
+    assert.ok(group.isIdentity(group.msm([], [])));
+  }
+  const { p } = BFTKV_DSA_PARAMS;
+  assert.equal(multiExp([3n, 5n], [0n, 1n << 200n], p), modPow(5n, 1n << 200n, p));
+  assert.equal(multiExp([3n, 5n], [12345n, 678n], p), (modPow(3n, 12345n, p) * modPow(5n, 678n, p)) % p);
+});
+
+void test('subgroup membership in batches: every element checked, the one outside the group named', () => {
+  const group = LIM_LEE_GROUP;
+  const { p, q } = BFTKV_DSA_PARAMS;
+  const r = (p - 1n) / (2n * q);
+  const members = Array.from({ length: 6 }, (_, i) =>
+    group.encodeElement(group.exp(group.g, BigInt(i + 2) * 1009n)),
+  );
+  const outsiders: [string, bigint][] = [
+    ['order 2', p - 1n],
+    ['a non-residue', p - modPow(group.g as unknown as bigint, 5n, p)],
+    ['order r', modPow(3n, 2n * q, p)],
+    ['order qr', modPow(3n, 2n, p)],
+  ];
+  const read = (list: Uint8Array[]) => {
+    const batch = new ElementBatch(group);
+    const reader = new ByteReader(new Uint8Array(Buffer.concat(list)));
+    list.forEach((_, i) => batch.read(reader, `e[${i}]`));
+    return batch;
+  };
+  read(members).check();
+  for (const [what, v] of outsiders) {
+    assert.notEqual(modPow(v, q, p), 1n, what);
+    const list = [...members];
+    list.splice(3, 0, bigintToBytes(v, 256));
+    assert.throws(
+      () => read(list).check(),
+      (e: unknown) => e instanceof CodecError && e.field === 'e[3]' && /order-q subgroup/.test(e.reason),
+      what,
+    );
+    assert.deepEqual(ElementBatch.failing([read(members), read(list), read(members)]), [1], what);
+  }
+  assert.ok(r > 1n << 128n);
+  // FIPS parameters from node:crypto (unknown cofactor) are checked one element at a time, same answers.
+  const fips = [DSA_GROUP.encodeElement(DSA_GROUP.exp(DSA_GROUP.g, 5n)), bigintToBytes(2n, 256)];
+  const batch = new ElementBatch(DSA_GROUP);
+  const reader = new ByteReader(new Uint8Array(Buffer.concat(fips)));
+  batch.read(reader, 'a');
+  batch.read(reader, 'b');
+  assert.throws(
+    () => batch.check(),
+    (e: unknown) => e instanceof CodecError && e.field === 'b',
+  );
+});
+
+void test('batched proof checks name exactly the false claims', () => {
+  for (const [, group] of GROUPS) {
+    const claims: ProofClaim[] = Array.from({ length: 5 }, (_, i) => {
+      const x = randomScalar(group, secureRandom);
+      const xb = randomScalar(group, secureRandom);
+      const C = pedersenValue(group, x, xb);
+      const X = group.exp(group.g, x);
+      const context = Uint8Array.of(i);
+      const relations = openingRelations(group, C, X);
+      return {
+        label: 'o',
+        context,
+        relations,
+        proof: proveRelations(group, 'o', context, relations, [xb], secureRandom),
+      };
+    });
+    assert.deepEqual(verifyEach(group, claims), [true, true, true, true, true]);
+    const wrong = [...claims];
+    wrong[1] = { ...claims[1]!, context: Uint8Array.of(9) };
+    wrong[4] = {
+      ...claims[4]!,
+      proof: { ...claims[4]!.proof, responses: [(claims[4]!.proof.responses[0]! + 1n) % group.q] },
+    };
+    assert.deepEqual(verifyEach(group, wrong), [true, false, true, true, false]);
+  }
+});
+
+void test('batched sub-share checks name exactly the dealers whose sub-share is wrong', () => {
+  for (const [, group] of GROUPS) {
+    const params: JvssParams = {
+      group,
+      specs: [
+        { degree: 2, zeroConstant: false },
+        { degree: 4, zeroConstant: true },
+      ],
+      t: 2,
+      context: new Uint8Array(32),
+      participants: [1, 2, 3, 4, 5],
+      minParties: 5,
+    };
+    const j = 3;
+    const received = [1, 2, 4, 5].map((dealer) => {
+      const polys = params.specs.map((spec) => {
+        const f = randomPolynomial(group, spec.degree, spec.zeroConstant ? 0n : undefined, secureRandom);
+        const b = randomPolynomial(group, spec.degree, spec.zeroConstant ? 0n : undefined, secureRandom);
+        return { f, b, c: pedersenCommit(group, f, b) };
+      });
+      const scalars = polys.flatMap(({ f, b }) => [
+        evaluate(group, f, BigInt(j)),
+        evaluate(group, b, BigInt(j)),
+      ]);
+      const deal = {
+        dealer,
+        commitmentBytes: new Uint8Array(0),
+        commitments: polys.map((x) => x.c),
+        boxes: new Map<number, Uint8Array>(),
+      };
+      return { deal, scalars };
+    });
+    assert.deepEqual(subSharesValid(params, j, received, secureRandom), [true, true, true, true]);
+    const bad = received.map((x) => ({ ...x, scalars: [...x.scalars] }));
+    bad[1]!.scalars[3] = (bad[1]!.scalars[3]! + 1n) % group.q; // a wrong blinding value
+    bad[2]!.scalars[0] = (bad[2]!.scalars[0]! + 1n) % group.q;
+    assert.deepEqual(subSharesValid(params, j, bad, secureRandom), [true, false, false, true]);
+  }
+});
+
+void test('signatures over a bare digest: node:crypto’s signatures verify, others do not (ECDSA and DSA)', () => {
+  const cases: [DlGroup, KeyObject][] = [
+    [P256_GROUP, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey],
+    [SECP256K1_GROUP, generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey],
+    [DSA_GROUP, dsa.privateKey],
+  ];
+  for (const [group, privateKey] of cases) {
+    const { x } = readPrivateKey(privateKey);
+    const y = group.exp(group.g, x);
+    for (let i = 0; i < 4; i++) {
+      const data = secureRandom.bytes(50);
+      const digest = new Uint8Array(createHash('sha256').update(data).digest());
+      const sig = new Uint8Array(nodeSign('sha256', data, { key: privateKey, dsaEncoding: 'der' }));
+      assert.ok(verifyDerDigest(group, y, digest, sig), `${group.kind} verifies`);
+      assert.equal(
+        verifyDerDigest(
+          group,
+          y,
+          digest.map((b, k) => (k === 0 ? b ^ 1 : b)),
+          sig,
+        ),
+        false,
+      );
+      assert.equal(verifyDerDigest(group, group.g, digest, sig), false, 'another key');
+      const { r, s } = decodeDerSignature(sig);
+      // ECDSA: (r, q − s) is the same signature; DSA: it is not.
+      assert.equal(
+        verifyDerDigest(group, y, digest, encodeDerSignature(r, group.q - s)),
+        group.kind !== 'dsa',
+      );
+      assert.equal(verifyDerDigest(group, y, digest, sig.subarray(0, sig.length - 1)), false);
+      assert.equal(verifyDerDigest(group, y, digest, encodeDerSignature(r + group.q, s)), false);
+    }
+  }
+});
+
+void test('a digest-mode opening carries exactly a digest of the named hash', () => {
+  const base = { sid: new Uint8Array(32), keyId: new Uint8Array(32), participants: [1, 2, 3] };
+  const ok = encodeSignOpen({ ...base, hash: 'sha256', message: new Uint8Array(32), prehashed: true });
+  assert.equal(ok[0], REQUEST.signOpenDigest);
+  const decoded = decodeSignOpen(readRequestHeader(ok));
+  assert.equal(decoded.prehashed, true);
+  assert.throws(
+    () => encodeSignOpen({ ...base, hash: 'sha256', message: new Uint8Array(31), prehashed: true }),
+    RangeError,
+  );
+  // A 48-byte "digest" under SHA-256 is refused by the decoder.
+  const bad = new Uint8Array(
+    encodeSignOpen({ ...base, hash: 'sha384', message: new Uint8Array(48), prehashed: true }),
+  );
+  bad[1 + 32 + 32] = 1; // the hash code: sha256
+  assert.throws(() => decodeSignOpen(readRequestHeader(bad)), CodecError);
+  // The message mode keeps its own tag and no flag.
+  const message = encodeSignOpen({ ...base, hash: 'sha256', message: new Uint8Array(5) });
+  assert.equal(message[0], REQUEST.signOpen);
+  assert.equal(decodeSignOpen(readRequestHeader(message)).prehashed, undefined);
 });

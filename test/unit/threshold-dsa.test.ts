@@ -19,7 +19,16 @@ import {
 import { GjkrFailure } from '../../src/crypto/threshold/gjkr-messages.js';
 import { SigningCoordinator, type SigningResult } from '../../src/crypto/threshold/gjkr-sign.js';
 import { secureRandom } from '../../src/env/random.js';
-import { Cluster, HEADER_BYTES, flipBodyByte, makeParties, opensslVerify } from './threshold-gjkr-harness.js';
+import { bigintToBytes, dsaGroup } from '../../src/crypto/threshold/dl-group.js';
+import { BFTKV_DSA_PARAMS } from '../../src/crypto/threshold/dsa-params.js';
+import {
+  Cluster,
+  HEADER_BYTES,
+  flipBodyByte,
+  makeParties,
+  opensslVerify,
+  tamper,
+} from './threshold-gjkr-harness.js';
 
 const dsaKey = generateKeyPairSync('dsa', { modulusLength: 2048, divisorLength: 256 });
 const originalPem = dsaKey.publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -136,3 +145,62 @@ void test('DSA: a wrong phase-2 answer is named and signing succeeds; two wrong 
       e.culprits.map((c) => c.party).join() === '2,4',
   );
 });
+
+void test('DSA on the embedded Lim–Lee parameters: elements outside the order-q subgroup are named (n=4, t=1)', () => {
+  // Membership is tested in batches there (Jacobi symbols and one q-th power): a deal commitment or a
+  // phase-1 element outside the subgroup must still be found and its sender named.
+  const lim = dsaGroup(BFTKV_DSA_PARAMS);
+  const { p, q } = BFTKV_DSA_PARAMS;
+  const parties = makeParties(4);
+  const cluster = new Cluster(parties.identities);
+  const key = cluster.run<DkgResult>(
+    new DkgCoordinator({ sid: secureRandom.bytes(32), group: lim, n: 4, t: 1 }, parties.directory),
+  );
+  const id = (j: number) => parties.identities.get(j)!;
+  const outsider = (v: bigint) => bigintToBytes(v, lim.elementBytes);
+  const orderR = outsider(modPow(3n, 2n * q, p)); // a square of order r: only the batched q-th power finds it
+  // Server 3 publishes an element of order 2 as A_3 in phase 1.
+  cluster.behaviours.set(3, (honest) => (req, round) => {
+    const out = honest(req, round);
+    return round === 'phase1'
+      ? tamper(id(3), out, (body) => body.set(outsider(p - 1n), HEADER_BYTES + 32))
+      : out;
+  });
+  const message = secureRandom.bytes(40);
+  const first = cluster.run<SigningResult>(
+    new SigningCoordinator({
+      info: key.info,
+      message,
+      sid: secureRandom.bytes(32),
+      directory: parties.directory,
+    }),
+  );
+  assert.ok(nodeVerify('sha256', message, { key: key.publicKeyPem, dsaEncoding: 'der' }, first.signature));
+  assert.deepEqual(
+    first.culprits.map((c) => [c.party, /not in the group/.test(c.reason)]),
+    [[3, true]],
+  );
+  // Server 2 deals a commitment of order r.
+  cluster.behaviours.clear();
+  cluster.behaviours.set(2, (honest) => (req, round) => {
+    const out = honest(req, round);
+    return round === 'open' ? tamper(id(2), out, (body) => body.set(orderR, HEADER_BYTES)) : out;
+  });
+  const second = cluster.run<SigningResult>(
+    new SigningCoordinator({
+      info: key.info,
+      message,
+      sid: secureRandom.bytes(32),
+      directory: parties.directory,
+    }),
+  );
+  assert.ok(nodeVerify('sha256', message, { key: key.publicKeyPem, dsaEncoding: 'der' }, second.signature));
+  assert.ok(second.culprits.some((c) => c.party === 2 && /not in the group/.test(c.reason)));
+  assert.deepEqual([...new Set(second.culprits.map((c) => c.party))], [2]);
+});
+
+function modPow(b: bigint, e: bigint, m: bigint): bigint {
+  let acc = 1n;
+  for (b %= m; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) acc = (acc * b) % m;
+  return acc;
+}

@@ -48,6 +48,9 @@ function signAndCheck(
   assert.equal(r, result.r);
   assert.equal(s, result.s);
   assert.ok(r > 0n && r < info.group.q && s > 0n && s < info.group.q);
+  // Low s (BIP 62/146, libsecp256k1's verifier): (r, q − s) is the same signature, and some verifiers
+  // accept only the lower half.
+  assert.ok(s <= info.group.q >> 1n, 'ECDSA signatures come out with low s');
   return result;
 }
 

@@ -16,7 +16,10 @@ import {
 import {
   DkgCoordinator,
   acceptImportedShare,
+  decodeKeyShare,
+  encodeKeyShare,
   importPrivateKey,
+  keyIdOf,
   type DkgResult,
   type DlPublicKeyInfo,
 } from '../../src/crypto/threshold/gjkr-key.js';
@@ -24,9 +27,17 @@ import {
   GjkrFailure,
   GjkrRequestError,
   GjkrSessionError,
+  REQUEST,
+  decodeRelay,
+  encodeComplaint,
+  encodeRelay,
+  readRequestHeader,
+  signContext,
+  signMessage,
   type Culprit,
   type SendStep,
 } from '../../src/crypto/threshold/gjkr-messages.js';
+import { sha256 } from '../../src/crypto/hash.js';
 import { SigningCoordinator, type SigningResult } from '../../src/crypto/threshold/gjkr-sign.js';
 import { interpolate } from '../../src/crypto/threshold/gjkr-vss.js';
 import { secureRandom } from '../../src/env/random.js';
@@ -40,6 +51,7 @@ import {
   opensslVerify,
   rewriteDealBoxes,
   signingCommitments,
+  splitSigned,
   tamper,
 } from './threshold-gjkr-harness.js';
 
@@ -434,4 +446,56 @@ void test('the key never appears: after DKG and signing neither the client nor a
   // The scan does find secrets that are there (so the assertions above can fail).
   const share1 = cluster.shares.get(1)![0]!;
   assert.equal(containsSecret({ share1 }, share1.x, encodeScalar(group, share1.x)), true);
+});
+
+void test('a dealer reveals nothing to a complainer that does not take part in the session', () => {
+  // Servers 1, 2, 3, 4, 6 sign (n = 7, t = 2), server 5 does not. Server 5 signs a complaint with the session's
+  // (public) context accusing dealer 1; a relay that hands it to dealer 1 must not obtain f_1(5) in clear.
+  const group = P256_GROUP;
+  const { cluster, parties, info } = importedCluster(group, 7, 2);
+  const participants = [1, 2, 3, 4, 6];
+  const message = secureRandom.bytes(32);
+  const sid = secureRandom.bytes(32);
+  const c = new SigningCoordinator({ info, message, sid, participants, directory: parties.directory });
+  const open = c.start();
+  const deals = c.next(cluster.deliver(open)) as SendStep;
+  const complaints = cluster.deliver(deals);
+  const digest = splitSigned(complaints.get(1)!).body.subarray(HEADER_BYTES, HEADER_BYTES + 32);
+  const context = signContext(sid, keyIdOf(info), 'sha256', sha256(message), participants);
+  const forged = signMessage(
+    parties.identities.get(5)!,
+    encodeComplaint(context, { complainer: 5, dealSetDigest: digest, accused: [1] }),
+  );
+  assert.throws(
+    () => cluster.servers.get(1)!.handle(encodeRelay(REQUEST.reveal, sid, [[forged]]), cluster.nowMs),
+    (e) => e instanceof GjkrRequestError && /does not take part/.test(e.message),
+  );
+});
+
+void test('a server does not store a generated key whose public information leaves out its own verification share', () => {
+  // A relay that drops server 1's verification share from the commit request would make server 1 store
+  // (and acknowledge) a share it can never load back or sign with.
+  const group = SECP256K1_GROUP;
+  const parties = makeParties(4);
+  const cluster = new Cluster(parties.identities);
+  const dkg = new DkgCoordinator({ sid: secureRandom.bytes(32), group, n: 4, t: 1 }, parties.directory);
+  let step = dkg.start();
+  while (step.round !== 'commit') step = dkg.next(cluster.deliver(step)) as SendStep;
+  const [finals] = decodeRelay(readRequestHeader(step.request), 1, 'commit');
+  const sender = (m: Uint8Array) => {
+    const { body } = splitSigned(m);
+    return (body[HEADER_BYTES - 2]! << 8) | body[HEADER_BYTES - 1]!;
+  };
+  const others = finals!.filter((m) => sender(m) !== 1);
+  assert.equal(others.length, 3);
+  const request = encodeRelay(REQUEST.dkgCommit, step.request.subarray(1, 33), [others]);
+  assert.throws(
+    () => cluster.servers.get(1)!.handle(request, cluster.nowMs),
+    (e) => e instanceof GjkrRequestError && /own verification share/.test(e.message),
+  );
+  // The honest relay still works for the others, and every stored share loads back.
+  const answers = cluster.deliver({ ...step, to: [2, 3, 4] });
+  const key = dkg.next(answers) as DkgResult;
+  assert.deepEqual(key.stored, [2, 3, 4]);
+  for (const j of [2, 3, 4]) decodeKeyShare(encodeKeyShare(cluster.shares.get(j)![0]!));
 });

@@ -21,7 +21,15 @@
  */
 import { CodecError } from '../../codec/bytes.js';
 import type { Random } from '../../env/random.js';
-import { decodeScalar, encodeScalar, modQ, type DlGroup, type GroupElement } from './dl-group.js';
+import {
+  ElementBatch,
+  bytesToBigint,
+  decodeScalar,
+  encodeScalar,
+  modQ,
+  type DlGroup,
+  type GroupElement,
+} from './dl-group.js';
 import {
   BODY,
   GjkrFailure,
@@ -30,7 +38,7 @@ import {
   boxAad,
   dealSetDigest,
   decodeComplaint,
-  decodeDeal,
+  decodeDealUnchecked,
   decodeReveal,
   encodeComplaint,
   encodeDeal,
@@ -120,6 +128,43 @@ export function subShareValid(
       commitmentAt(group, deal.commitments[i]!, j),
     ),
   );
+}
+
+/** Bytes of the random weights that batch the sub-share checks (128 bits). */
+const BATCH_WEIGHT_BYTES = 16;
+
+/**
+ * Which of the sub-shares `received` (dealer's deal, scalars for party j) match their dealers'
+ * commitments. One check for all of them — g^{Σ ρ s} h^{Σ ρ s'} = Π commitmentAt(C, j)^ρ with fresh
+ * 128-bit weights ρ per dealer and spec (Bellare–Garay–Rabin's small-exponent test: a wrong sub-share
+ * passes with probability at most 2^-128) — costs two constant-time exponentiations with the secret sums
+ * and one public multi-exponentiation, instead of two constant-time exponentiations per dealer and spec;
+ * only when it fails is each dealer checked alone, to name the culprits.
+ */
+export function subSharesValid(
+  params: JvssParams,
+  j: number,
+  received: readonly { readonly deal: DealBody; readonly scalars: readonly bigint[] }[],
+  random: Random,
+): boolean[] {
+  const { group, specs } = params;
+  if (received.length === 0) return [];
+  if (received.some((x) => x.scalars.length !== subShareScalars(specs))) return received.map(() => false);
+  let sum = 0n;
+  let blindSum = 0n;
+  const bases: GroupElement[] = [];
+  const weights: bigint[] = [];
+  for (const { deal, scalars } of received)
+    specs.forEach((_, i) => {
+      const rho = bytesToBigint(random.bytes(BATCH_WEIGHT_BYTES));
+      sum = modQ(group, sum + rho * scalars[2 * i]!);
+      blindSum = modQ(group, blindSum + rho * scalars[2 * i + 1]!);
+      bases.push(commitmentAt(group, deal.commitments[i]!, j));
+      weights.push(rho);
+    });
+  if (group.equals(pedersenValue(group, sum, blindSum), group.msm(bases, weights)))
+    return received.map(() => true);
+  return received.map(({ deal, scalars }) => subShareValid(params, deal, j, scalars));
 }
 
 /** Checks the parameters a party was configured with. */
@@ -331,26 +376,38 @@ export class JvssParty {
     if (own === undefined || Buffer.compare(Buffer.from(own.bytes), Buffer.from(this.ownDeal)) !== 0)
       throw new GjkrRequestError('deals', 'this server’s own deal is missing or altered');
     const deals = new Map<number, DealBody>();
+    const batches: ElementBatch[] = [];
     const size = boxBytes(this.params);
     for (const m of messages) {
       if (!participants.includes(m.from))
         throw new GjkrRequestError('deals', `deal from non-participant ${m.from}`);
-      deals.set(
-        m.from,
-        decodeSigned(m, (x) => decodeDeal(group, specs, participants, size, x)),
+      const { deal, elements } = decodeSigned(m, (x) =>
+        decodeDealUnchecked(group, specs, participants, size, x),
       );
+      deals.set(m.from, deal);
+      batches.push(elements);
     }
+    // The commitments of all deals are tested for group membership together.
+    const outside = ElementBatch.failing(batches).map((i) => messages[i]!.from);
+    if (outside.length > 0)
+      throw new GjkrPeerError(outside, 'malformed signed message: a commitment is not in the group');
     const accused: number[] = [];
+    const opened: { dealer: number; deal: DealBody; scalars: bigint[] }[] = [];
     for (const [d, deal] of deals) {
       if (d === me) continue;
       const plaintext = open(this.identity.encryption, deal.boxes.get(me)!, boxAad(context, d, me));
       const scalars =
         plaintext === undefined ? undefined : bytesToScalars(group, plaintext, subShareScalars(specs));
       plaintext?.fill(0);
-      if (scalars !== undefined && subShareValid(this.params, deal, me, scalars))
-        this.received.set(d, scalars);
-      else accused.push(d);
+      if (scalars === undefined) accused.push(d);
+      else opened.push({ dealer: d, deal, scalars });
     }
+    subSharesValid(this.params, me, opened, this.random).forEach((valid, i) => {
+      const { dealer, scalars } = opened[i]!;
+      if (valid) this.received.set(dealer, scalars);
+      else accused.push(dealer);
+    });
+    accused.sort((a, b) => a - b);
     this.deals = deals;
     this.dealSet = dealSetDigest(context, [...deals.values()]);
     this.ownComplaint = signMessage(
@@ -362,13 +419,17 @@ export class JvssParty {
 
   /** Round 3: reveals the sub-shares disputed by the relayed complaints (at most t of them). */
   reveal(relayedComplaints: readonly Uint8Array[]): Uint8Array {
-    const { group, t, context } = this.params;
+    const { group, t, context, participants } = this.params;
     const me = this.identity.index;
     if (this.dealSet === undefined || this.polynomials === undefined)
       throw new Error('Invariant: reveal before verifyDeals');
     const complainers: number[] = [];
     for (const m of openRelayed(relayedComplaints, this.identity, BODY.complaint, context, 'complaints')) {
       const c = decodeSigned(m, decodeComplaint);
+      // The context is public, so anyone with a signing key can sign a complaint for it; a sub-share is
+      // only ever revealed to a participant (a non-participant's point of f would be a fresh share).
+      if (!participants.includes(c.complainer))
+        throw new GjkrRequestError('complaints', `party ${c.complainer} does not take part`);
       if (Buffer.compare(Buffer.from(c.dealSetDigest), Buffer.from(this.dealSet)) !== 0)
         throw new GjkrRequestError('complaints', `party ${c.complainer} saw a different set of deals`);
       if (c.accused.includes(me)) complainers.push(c.complainer);
@@ -439,6 +500,71 @@ export class JvssParty {
   }
 }
 
+/** The rounds of the sharing phase that every server session starts with. */
+export type JvssRound = 'dealt' | 'verified' | 'revealed' | 'destroyed';
+
+/**
+ * A server session that opens with a joint sharing (gjkr-key.ts `DkgSession`, gjkr-sign.ts
+ * `SigningSession`): deal (when constructed) → `verifyDeals` → [`reveal`] → `qualify`, each at most once and
+ * in order, then the session's own rounds `Later`. A round asked for in the wrong state throws
+ * GjkrRequestError; subclasses erase their own secrets in `destroy()` and call `erase()` for the sharing's.
+ */
+export abstract class JvssSession<Later extends string> {
+  protected state: JvssRound | Later = 'dealt';
+  private readonly jvss: JvssParty;
+  /** The signed deal to answer the opening request with. */
+  readonly dealMessage: Uint8Array;
+
+  protected constructor(params: JvssParams, identity: PartyIdentity, random: Random) {
+    this.jvss = new JvssParty(params, identity, random);
+    this.dealMessage = this.jvss.deal();
+  }
+
+  /** Current round, for the server's bookkeeping. */
+  get round(): JvssRound | Later {
+    return this.state;
+  }
+
+  /** Refuses a round unless the session is in one of `states`. */
+  protected expect(...states: (JvssRound | Later)[]): void {
+    if (!states.includes(this.state))
+      throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
+  }
+
+  /** Round 2: verify the relayed deals; returns the signed complaint (empty when all deals are good). */
+  verifyDeals(deals: readonly Uint8Array[]): Uint8Array {
+    this.expect('dealt');
+    const out = this.jvss.verifyDeals(deals);
+    this.state = 'verified';
+    return out;
+  }
+
+  /** Round 3 (only if accused by 1..t servers): reveal the disputed sub-shares. */
+  reveal(complaints: readonly Uint8Array[]): Uint8Array {
+    this.expect('verified');
+    const out = this.jvss.reveal(complaints);
+    this.state = 'revealed';
+    return out;
+  }
+
+  /** Round 4's common part: QUAL and this server's summed shares; the polynomials are dropped. */
+  protected qualify(
+    complaints: readonly Uint8Array[],
+    reveals: readonly Uint8Array[],
+  ): { outcome: JvssOutcome; shares: JvssShares } {
+    this.expect('verified', 'revealed');
+    return this.jvss.qualify(complaints, reveals);
+  }
+
+  /** Drops the sharing's polynomials and sub-shares. */
+  protected erase(): void {
+    this.jvss.destroy();
+  }
+
+  /** Erases every per-session secret. */
+  abstract destroy(): void;
+}
+
 /** The client's view of a joint sharing: validates what each server sends and decides what to relay. */
 export class JvssCoordinator {
   /** Servers blamed so far, with reasons. */
@@ -495,16 +621,38 @@ export class JvssCoordinator {
     }
   }
 
+  /**
+   * The answers whose elements are all in the group (tested together, `ElementBatch.failing`); the senders
+   * of the others are blamed.
+   */
+  inGroup<T extends { readonly body: { readonly party: number }; readonly elements: ElementBatch }>(
+    answers: readonly T[],
+    what: string,
+  ): T[] {
+    const outside = new Set(ElementBatch.failing(answers.map((a) => a.elements)));
+    return answers.filter((a, i) => {
+      if (outside.has(i)) this.blame(a.body.party, `malformed ${what}: an element is not in the group`);
+      return !outside.has(i);
+    });
+  }
+
   /** After round 1: keeps well-formed deals; returns them (dealer, bytes) to relay to every dealer. */
   acceptDeals(answers: ReadonlyMap<number, Uint8Array | undefined>): { from: number; bytes: Uint8Array }[] {
     const { group, specs, participants, context, minParties } = this.params;
     const size = boxBytes(this.params);
+    const decoded: { message: SignedMessage; deal: DealBody; elements: ElementBatch }[] = [];
     for (const j of participants) {
       const a = this.openAnswer(j, answers.get(j), BODY.deal, 'deal', (m) =>
-        decodeDeal(group, specs, participants, size, m),
+        decodeDealUnchecked(group, specs, participants, size, m),
       );
-      if (a !== undefined) this.deals.set(j, a);
+      if (a !== undefined) decoded.push({ message: a.message, ...a.body });
     }
+    // The commitments of all deals are tested for group membership together.
+    const outside = new Set(ElementBatch.failing(decoded.map((d) => d.elements)));
+    decoded.forEach((d, i) => {
+      if (outside.has(i)) this.blame(d.message.from, 'malformed deal: a commitment is not in the group');
+      else this.deals.set(d.message.from, { message: d.message, body: d.deal });
+    });
     if (this.deals.size < minParties)
       throw new GjkrFailure(`only ${this.deals.size} valid deals, ${minParties} needed`, this.culprits);
     const messages = [...this.deals.values()].map((d) => d.message).sort((a, b) => a.from - b.from);

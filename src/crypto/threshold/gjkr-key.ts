@@ -17,9 +17,9 @@ import {
   bytesToBigint,
   decodeScalar,
   dsaGroup,
+  ElementBatch,
   encodeScalar,
   groupOfCurve,
-  readElement,
   readGroup,
   writeGroup,
   type DlGroup,
@@ -50,15 +50,27 @@ import {
 } from './gjkr-messages.js';
 import {
   JvssCoordinator,
-  JvssParty,
+  JvssSession,
   openRelayed,
   shareCommitment,
   type JvssOutcome,
   type JvssParams,
 } from './gjkr-jvss.js';
-import { openingRelations, proveRelations, verifyRelations } from './gjkr-proofs.js';
+import {
+  openingRelations,
+  proveRelations,
+  verifyEach,
+  type ProofClaim,
+  type SigmaProof,
+} from './gjkr-proofs.js';
 import { open, seal } from './gjkr-seal.js';
-import { PARTIES_MAX, evaluate, interpolateInExponent, randomPolynomial } from './gjkr-vss.js';
+import {
+  PARTIES_MAX,
+  evaluate,
+  interpolateInExponent,
+  lagrangeCoefficients,
+  randomPolynomial,
+} from './gjkr-vss.js';
 
 /** Public information of a shared key: group, n, t, y and the verification shares X_j = g^{x_j}. */
 export interface DlPublicKeyInfo {
@@ -100,12 +112,38 @@ export function validatePublicKeyInfo(info: DlPublicKeyInfo): void {
     throw new RangeError('verification share index out of [1, n]');
   if (indices.length < 2 * t + 1)
     throw new RangeError(`${indices.length} verification shares, at least 2t+1 = ${2 * t + 1} needed`);
-  const base = new Map(indices.slice(0, t + 1).map((j) => [j, verificationShares.get(j)!]));
+  const baseIndices = indices.slice(0, t + 1);
+  const base = new Map(baseIndices.map((j) => [j, verificationShares.get(j)!]));
   if (!group.equals(interpolateInExponent(group, base, 0n), y))
     throw new RangeError('verification shares do not interpolate to y');
-  for (const j of indices.slice(t + 1))
-    if (!group.equals(interpolateInExponent(group, base, BigInt(j)), verificationShares.get(j)!))
+  // X_j = Π_{i∈base} X_i^{λ_i(j)} for every other j, checked at once with 128-bit weights ρ_j derived from
+  // the shares (a share off the polynomial passes with probability ≤ 2^-128); one at a time only to name it.
+  const others = indices.slice(t + 1);
+  const lambdas = others.map((j) => lagrangeCoefficients(group, baseIndices, BigInt(j)));
+  const weights = batchWeights(info, others);
+  const exponents = baseIndices.map((i) =>
+    others.reduce((acc, _, k) => acc - weights[k]! * lambdas[k]!.get(i)!, 0n),
+  );
+  const combined = group.msm(
+    [...others.map((j) => verificationShares.get(j)!), ...baseIndices.map((i) => base.get(i)!)],
+    [...weights, ...exponents],
+  );
+  if (group.isIdentity(combined)) return;
+  others.forEach((j, k) => {
+    const expected = group.msm(
+      baseIndices.map((i) => base.get(i)!),
+      baseIndices.map((i) => lambdas[k]!.get(i)!),
+    );
+    if (!group.equals(expected, verificationShares.get(j)!))
       throw new RangeError(`verification share ${j} is not on the degree-t polynomial`);
+  });
+  throw new Error('Invariant: verification shares failed the batch test but pass one by one');
+}
+
+/** 128-bit weights for the batch check of verification shares: SHA-256 of the encoded information. */
+function batchWeights(info: DlPublicKeyInfo, indices: readonly number[]): bigint[] {
+  const seed = sha256(utf8('bftkv/gjkr/key-info-batch/v1'), encodePublicKeyInfo(info));
+  return indices.map((j) => bytesToBigint(sha256(seed, new ByteWriter(2).u16(j).finish()).subarray(0, 16)));
 }
 
 /** Canonical encoding of the public key information. */
@@ -122,15 +160,17 @@ function readPublicKeyInfo(r: ByteReader): DlPublicKeyInfo {
   const group = readGroup(r, 'keyInfo.group');
   const n = r.u16('keyInfo.n');
   const t = r.u16('keyInfo.t');
-  const y = readElement(r, group, 'keyInfo.y');
+  const elements = new ElementBatch(group);
+  const y = elements.read(r, 'keyInfo.y');
   const verificationShares = new Map<number, GroupElement>();
   let previous = 0;
   r.list(PARTIES_MAX, 'keyInfo.verificationShares', (rr) => {
     const j = rr.u16('keyInfo.verificationShares.index');
     if (j <= previous) throw new CodecError('keyInfo.verificationShares', 'indices not strictly increasing');
     previous = j;
-    verificationShares.set(j, readElement(rr, group, 'keyInfo.verificationShares.element'));
+    verificationShares.set(j, elements.read(rr, 'keyInfo.verificationShares.element'));
   });
+  elements.check();
   const info = { group, n, t, y, verificationShares };
   try {
     validatePublicKeyInfo(info);
@@ -148,9 +188,16 @@ export function decodePublicKeyInfo(bytes: Uint8Array): DlPublicKeyInfo {
   return info;
 }
 
+const keyIds = new WeakMap<DlPublicKeyInfo, Uint8Array>();
+
 /** The key identifier: SHA-256 of the canonical public key information (domain-separated). */
 export function keyIdOf(info: DlPublicKeyInfo): Uint8Array {
-  return sha256(utf8('bftkv/gjkr/key-id/v1'), encodePublicKeyInfo(info));
+  let id = keyIds.get(info);
+  if (id === undefined) {
+    id = sha256(utf8('bftkv/gjkr/key-id/v1'), encodePublicKeyInfo(info));
+    keyIds.set(info, id);
+  }
+  return new Uint8Array(id);
 }
 
 /** The public key as PEM SubjectPublicKeyInfo (DSA or EC), for any unmodified verifier. */
@@ -167,10 +214,36 @@ export function encodeKeyShare(share: KeyShare): Uint8Array {
     .finish();
 }
 
-/** Decodes a stored key share and checks g^{x_j} = X_j. */
-export function decodeKeyShare(bytes: Uint8Array): KeyShare {
+/**
+ * Decoded public key information by its bytes (bounded, oldest forgotten first): a server that loads its
+ * stored share for every signing session validates each key's public information once. Holds no secret.
+ */
+export class PublicKeyInfoCache {
+  private readonly entries = new Map<string, DlPublicKeyInfo>();
+
+  constructor(readonly max = 16) {
+    if (!Number.isInteger(max) || max < 1)
+      throw new RangeError(`max must be a positive integer, got ${String(max)}`);
+  }
+
+  /** `decodePublicKeyInfo(bytes)`, remembered. */
+  decode(bytes: Uint8Array): DlPublicKeyInfo {
+    const id = Buffer.from(sha256(bytes)).toString('hex');
+    let info = this.entries.get(id);
+    if (info === undefined) {
+      info = decodePublicKeyInfo(bytes);
+      if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+      this.entries.set(id, info);
+    }
+    return info;
+  }
+}
+
+/** Decodes a stored key share and checks g^{x_j} = X_j (public information through `cache` if given). */
+export function decodeKeyShare(bytes: Uint8Array, cache?: PublicKeyInfoCache): KeyShare {
   const r = new ByteReader(bytes);
-  const info = decodePublicKeyInfo(r.bytes(64 * 1024, 'keyShare.info'));
+  const infoBytes = r.bytes(64 * 1024, 'keyShare.info');
+  const info = cache === undefined ? decodePublicKeyInfo(infoBytes) : cache.decode(infoBytes);
   const index = r.u16('keyShare.index');
   const x = decodeScalar(info.group, r.raw(info.group.scalarBytes, 'keyShare.x'), 'keyShare.x');
   r.finish('keyShare');
@@ -201,11 +274,19 @@ export function readPrivateKey(key: string | KeyObject): { group: DlGroup; x: bi
     group = g;
     const jwk = k.export({ format: 'jwk' });
     if (typeof jwk.d !== 'string') throw new TypeError('key: EC private key without d');
-    x = bytesToBigint(new Uint8Array(Buffer.from(jwk.d, 'base64url')));
+    // Byte copies of the secret are zeroed; the JWK string and the bigint cannot be (JavaScript).
+    const d = Buffer.from(jwk.d, 'base64url');
+    x = bytesToBigint(d);
+    d.fill(0);
   } else if (k.asymmetricKeyType === 'dsa') {
-    const parts = parseDsaPkcs8(new Uint8Array(k.export({ format: 'der', type: 'pkcs8' })));
-    group = dsaGroup(parts);
-    x = parts.x;
+    const der = k.export({ format: 'der', type: 'pkcs8' });
+    try {
+      const parts = parseDsaPkcs8(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
+      group = dsaGroup(parts);
+      x = parts.x;
+    } finally {
+      der.fill(0);
+    }
   } else {
     throw new RangeError(`key: expected a DSA or EC key, got ${String(k.asymmetricKeyType)}`);
   }
@@ -262,7 +343,9 @@ export function importPrivateKey(
   for (const [j, xj] of shares) {
     const pub = options.encryptionKey(j);
     if (pub === undefined) throw new RangeError(`encryptionKey: none for server ${j}`);
-    const box = seal(pub, encodeScalar(group, xj), importAad(keyId, j), random);
+    const plaintext = encodeScalar(group, xj);
+    const box = seal(pub, plaintext, importAad(keyId, j), random);
+    plaintext.fill(0);
     deliveries.set(j, new ByteWriter().bytes(infoBytes).bytes(box).finish());
   }
   shares.clear();
@@ -305,27 +388,31 @@ interface DkgFinalBody {
   readonly party: number;
   readonly evidence: Uint8Array;
   readonly x: GroupElement;
-  readonly proof: { challenge: bigint; responses: readonly bigint[] };
+  readonly proof: SigmaProof;
 }
 
-function decodeDkgFinal(group: DlGroup, m: SignedMessage): DkgFinalBody {
+/**
+ * Reads a verification share; its elements join `elements`, whose subgroup membership the caller checks
+ * (for all parties at once, `ElementBatch.failing`) before using the body.
+ */
+function decodeDkgFinal(group: DlGroup, m: SignedMessage, elements: ElementBatch): DkgFinalBody {
   const r = bodyReader(m);
   const evidence = r.raw(32, 'dkgFinal.evidence');
-  const x = readElement(r, group, 'dkgFinal.x');
-  const proof = readProof(r, group, 1, 'dkgFinal.proof');
+  const x = elements.read(r, 'dkgFinal.x');
+  const proof = readProof(r, elements, 1, 1, 'dkgFinal.proof');
   r.finish('dkgFinal');
   return { party: m.from, evidence, x, proof };
 }
 
-function dkgFinalValid(params: JvssParams, outcome: JvssOutcome, body: DkgFinalBody): boolean {
+/** The proof that X_j opens party j's Pedersen commitment after the sharing phase. */
+function dkgFinalClaim(params: JvssParams, outcome: JvssOutcome, body: DkgFinalBody): ProofClaim {
   const c = shareCommitment(params, outcome, 0, body.party);
-  return verifyRelations(
-    params.group,
-    'dkg-final',
-    proofContext(params.context, outcome.evidence, body.party),
-    openingRelations(params.group, c, body.x),
-    body.proof,
-  );
+  return {
+    label: 'dkg-final',
+    context: proofContext(params.context, outcome.evidence, body.party),
+    relations: openingRelations(params.group, c, body.x),
+    proof: body.proof,
+  };
 }
 
 /** Builds the public information from verified X_j (y by interpolation from any t+1 of them). */
@@ -342,21 +429,15 @@ function infoFromFinals(
   return info;
 }
 
-type DkgState = 'dealt' | 'verified' | 'revealed' | 'finalized' | 'committed' | 'destroyed';
-
 /**
  * A server's side of one distributed key generation. Rounds: deal → verifyDeals → [reveal] → finalize →
  * commit; each may run once, in order.
  */
-export class DkgSession {
-  private state: DkgState = 'dealt';
-  private readonly jvss: JvssParty;
+export class DkgSession extends JvssSession<'finalized' | 'committed'> {
   private readonly params: JvssParams;
   private outcome: JvssOutcome | undefined;
   private x: bigint | undefined;
   private ownFinal: Uint8Array | undefined;
-  /** The signed deal to answer the open request with. */
-  readonly dealMessage: Uint8Array;
 
   constructor(
     readonly request: DkgOpenRequest,
@@ -364,35 +445,9 @@ export class DkgSession {
     private readonly random: Random,
   ) {
     assertThresholdParameters(request.n, request.t);
-    this.params = dkgParams(request);
-    this.jvss = new JvssParty(this.params, identity, random);
-    this.dealMessage = this.jvss.deal();
-  }
-
-  /** Current round, for the server's bookkeeping. */
-  get round(): DkgState {
-    return this.state;
-  }
-
-  private expect(...states: DkgState[]): void {
-    if (!states.includes(this.state))
-      throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
-  }
-
-  /** Round 2: verify the relayed deals; returns the signed complaint. */
-  verifyDeals(deals: readonly Uint8Array[]): Uint8Array {
-    this.expect('dealt');
-    const out = this.jvss.verifyDeals(deals);
-    this.state = 'verified';
-    return out;
-  }
-
-  /** Round 3 (only if accused): reveal disputed sub-shares. */
-  reveal(complaints: readonly Uint8Array[]): Uint8Array {
-    this.expect('verified');
-    const out = this.jvss.reveal(complaints);
-    this.state = 'revealed';
-    return out;
+    const params = dkgParams(request);
+    super(params, identity, random);
+    this.params = params;
   }
 
   /**
@@ -406,8 +461,7 @@ export class DkgSession {
    * the property GJKR's extraction phase exists to guarantee.
    */
   finalize(complaints: readonly Uint8Array[], reveals: readonly Uint8Array[]): Uint8Array {
-    this.expect('verified', 'revealed');
-    const { outcome, shares } = this.jvss.qualify(complaints, reveals);
+    const { outcome, shares } = this.qualify(complaints, reveals);
     const { group, context } = this.params;
     const me = this.identity.index;
     const x = shares.values[0]!;
@@ -439,10 +493,12 @@ export class DkgSession {
     const { group, context, t } = this.params;
     const outcome = this.outcome!;
     const bodies: DkgFinalBody[] = [];
+    const batches: ElementBatch[] = [];
     for (const m of openRelayed(finals, this.identity, BODY.dkgFinal, context, 'finals')) {
       let body: DkgFinalBody;
+      const elements = new ElementBatch(group);
       try {
-        body = decodeDkgFinal(group, m);
+        body = decodeDkgFinal(group, m, elements);
       } catch (e) {
         throw new GjkrPeerError(
           [m.from],
@@ -453,19 +509,30 @@ export class DkgSession {
         throw new GjkrRequestError('finals', `party ${m.from} finished a different sharing`);
       if (!outcome.confirmed.includes(m.from))
         throw new GjkrRequestError('finals', `party ${m.from} did not confirm`);
-      if (!dkgFinalValid(this.params, outcome, body))
-        throw new GjkrPeerError([m.from], 'verification share proof fails');
       bodies.push(body);
+      batches.push(elements);
     }
+    const outside = ElementBatch.failing(batches).map((i) => bodies[i]!.party);
+    if (outside.length > 0)
+      throw new GjkrPeerError(outside, 'malformed verification share: an element is not in the group');
+    const valid = verifyEach(
+      group,
+      bodies.map((b) => dkgFinalClaim(this.params, outcome, b)),
+    );
+    const wrong = bodies.filter((_, i) => !valid[i]).map((b) => b.party);
+    if (wrong.length > 0) throw new GjkrPeerError(wrong, 'verification share proof fails');
     if (bodies.length < 2 * t + 1)
       throw new GjkrRequestError('finals', `${bodies.length} verification shares, 2t+1 needed`);
     const info = infoFromFinals(group, this.request.n, t, bodies);
     const keyId = keyIdOf(info);
     const me = this.identity.index;
-    // Invariant: this server's own X_j, if listed, is the one it published.
+    // A share whose X_j is not in the public information can never be loaded back (decodeKeyShare) nor
+    // sign, so a relay that leaves it out gets no acknowledgement; one that alters it is refused too.
     const mine = info.verificationShares.get(me);
-    if (mine !== undefined && !group.equals(mine, group.exp(group.g, this.x!)))
-      throw new GjkrRequestError('finals', 'this server’s verification share was altered');
+    if (mine === undefined)
+      throw new GjkrRequestError('finals', 'this server’s own verification share is missing');
+    if (!group.equals(mine, group.exp(group.g, this.x!)))
+      throw new GjkrRequestError('finals', 'this server’s own verification share was altered');
     const share: KeyShare = { info, keyId, index: me, x: this.x! };
     const ack = signMessage(this.identity, bodyHeader(BODY.dkgAck, context, me).raw(keyId).finish());
     this.destroy();
@@ -475,7 +542,7 @@ export class DkgSession {
 
   /** Drops every secret of the session. */
   destroy(): void {
-    this.jvss.destroy();
+    this.erase();
     this.x = undefined;
     this.outcome = undefined;
     this.state = 'destroyed';
@@ -579,18 +646,26 @@ export class DkgCoordinator {
       }
       case 'finals': {
         const outcome = this.outcome!;
-        const valid: { body: DkgFinalBody; bytes: Uint8Array }[] = [];
+        const decoded: { body: DkgFinalBody; bytes: Uint8Array; elements: ElementBatch }[] = [];
         for (const j of this.sent) {
+          const elements = new ElementBatch(group);
           const a = this.jvss.openAnswer(j, only.get(j), BODY.dkgFinal, 'verification share', (m) =>
-            decodeDkgFinal(group, m),
+            decodeDkgFinal(group, m, elements),
           );
           if (a === undefined) continue;
           if (!bytesEqual(a.body.evidence, outcome.evidence))
             this.jvss.blame(j, 'finished a different sharing');
-          else if (!dkgFinalValid(this.params, outcome, a.body))
-            this.jvss.blame(j, 'verification share proof fails');
-          else valid.push({ body: a.body, bytes: a.message.bytes });
+          else decoded.push({ body: a.body, bytes: a.message.bytes, elements });
         }
+        const candidates = this.jvss.inGroup(decoded, 'verification share');
+        const proved = verifyEach(
+          group,
+          candidates.map((c) => dkgFinalClaim(this.params, outcome, c.body)),
+        );
+        const valid = candidates.filter((c, i) => {
+          if (!proved[i]) this.jvss.blame(c.body.party, 'verification share proof fails');
+          return proved[i];
+        });
         if (valid.length < 2 * t + 1)
           throw new GjkrFailure(
             `only ${valid.length} valid verification shares, 2t+1 = ${2 * t + 1} needed`,

@@ -16,8 +16,8 @@ import { ByteReader, ByteWriter, CodecError, bytesEqual, utf8, writeList } from 
 import { sha256 } from '../hash.js';
 import {
   DL_HASH_CODES,
+  ElementBatch,
   encodeScalar,
-  readElement,
   readGroup,
   readScalar,
   writeGroup,
@@ -256,23 +256,28 @@ export function encodeDeal(
   return w.finish();
 }
 
-/** Reads a deal body: commitments valid, exactly one box per other participant, each of the expected size. */
-export function decodeDeal(
+/**
+ * Reads a deal body: commitments valid, exactly one box per other participant, each of the expected size.
+ * Subgroup membership of the commitments is left to the caller, who checks `elements` (for many deals at
+ * once, `ElementBatch.failing`) before using the deal.
+ */
+export function decodeDealUnchecked(
   group: DlGroup,
   specs: readonly JvssSpec[],
   participants: readonly number[],
   boxBytes: number,
   m: SignedMessage,
-): DealBody {
+): { deal: DealBody; elements: ElementBatch } {
   const r = bodyReader(m);
   let count = 0;
   for (const spec of specs) count += spec.zeroConstant ? spec.degree : spec.degree + 1;
   const commitmentBytes = m.body.slice(1 + 32 + 2, 1 + 32 + 2 + count * group.elementBytes);
+  const elements = new ElementBatch(group);
   const commitments = specs.map((spec, i) => {
     const c: GroupElement[] = [];
     if (spec.zeroConstant) c.push(group.identity);
     for (let l = spec.zeroConstant ? 1 : 0; l <= spec.degree; l++)
-      c.push(readElement(r, group, `deal.commitments[${i}][${l}]`));
+      c.push(elements.read(r, `deal.commitments[${i}][${l}]`));
     return c;
   });
   const boxes = new Map<number, Uint8Array>();
@@ -293,7 +298,20 @@ export function decodeDeal(
   }
   if (boxes.size !== participants.length - 1)
     throw new CodecError('deal.boxes', 'boxes for non-participants');
-  return { dealer: m.from, commitmentBytes, commitments, boxes };
+  return { deal: { dealer: m.from, commitmentBytes, commitments, boxes }, elements };
+}
+
+/** Reads a deal body and checks it completely (`decodeDealUnchecked`, then the commitments' membership). */
+export function decodeDeal(
+  group: DlGroup,
+  specs: readonly JvssSpec[],
+  participants: readonly number[],
+  boxBytes: number,
+  m: SignedMessage,
+): DealBody {
+  const { deal, elements } = decodeDealUnchecked(group, specs, participants, boxBytes, m);
+  elements.check();
+  return deal;
 }
 
 /** A verifier's list of dealers whose sub-shares failed (empty: it accepts every deal). */
@@ -375,18 +393,28 @@ export function decodeReveal(group: DlGroup, specs: readonly JvssSpec[], m: Sign
 // ---------------------------------------------------------------------------------------------------
 // Proof encoding
 
-/** Writes the challenge and the responses of a proof. */
+/** Writes the commitments and the responses of a proof (their counts are fixed by the statement). */
 export function writeProof(w: ByteWriter, group: DlGroup, proof: SigmaProof): void {
-  w.raw(encodeScalar(group, proof.challenge));
+  for (const c of proof.commitments) w.raw(group.encodeElement(c));
   for (const z of proof.responses) w.raw(encodeScalar(group, z));
 }
 
-/** Reads a proof with `responses` responses. */
-export function readProof(r: ByteReader, group: DlGroup, responses: number, field: string): SigmaProof {
-  const challenge = readScalar(r, group, `${field}.challenge`);
+/**
+ * Reads a proof of a statement with `relations` relations and `responses` witnesses; its commitments join
+ * `elements`, which the caller checks with the rest of the message's elements.
+ */
+export function readProof(
+  r: ByteReader,
+  elements: ElementBatch,
+  relations: number,
+  responses: number,
+  field: string,
+): SigmaProof {
+  const commitments: GroupElement[] = [];
+  for (let i = 0; i < relations; i++) commitments.push(elements.read(r, `${field}.commitment`));
   const zs: bigint[] = [];
-  for (let i = 0; i < responses; i++) zs.push(readScalar(r, group, `${field}.response`));
-  return { challenge, responses: zs };
+  for (let i = 0; i < responses; i++) zs.push(readScalar(r, elements.group, `${field}.response`));
+  return { commitments, responses: zs };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -401,7 +429,12 @@ export const REQUEST = {
   qualify: 0x05,
   signPhase2: 0x06,
   dkgCommit: 0x07,
+  /** A sign-open whose `message` is already the digest: servers sign exactly those bytes. */
+  signOpenDigest: 0x08,
 } as const;
+
+/** Output length of each hash (FIPS 180-4), the length of a prehashed signing input. */
+export const DL_HASH_BYTES: Record<DlHashName, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
 /** A request's tag, session id and the reader positioned on its payload. */
 export interface RequestHeader {
@@ -431,18 +464,27 @@ function requestWriter(tag: number, sid: Uint8Array): ByteWriter {
   return new ByteWriter(1024).u8(tag).raw(sid);
 }
 
-/** Opening of a signing session: which key, which message, which servers take part. */
+/**
+ * Opening of a signing session: which key, what to sign, which servers take part. Without `prehashed`
+ * every server hashes `message` with `hash`; with it, `message` is the digest itself (exactly the hash's
+ * length), for callers that authorize digests rather than messages.
+ */
 export interface SignOpenRequest {
   readonly sid: Uint8Array;
   readonly keyId: Uint8Array;
   readonly hash: DlHashName;
   readonly message: Uint8Array;
+  readonly prehashed?: boolean;
   readonly participants: readonly number[];
 }
 
-/** Writes a sign-open request. */
+/** Writes a sign-open request (tag `signOpenDigest` when prehashed). */
 export function encodeSignOpen(req: SignOpenRequest): Uint8Array {
-  const w = requestWriter(REQUEST.signOpen, req.sid)
+  if (req.prehashed === true && req.message.length !== DL_HASH_BYTES[req.hash])
+    throw new RangeError(
+      `message: a ${req.hash} digest has ${DL_HASH_BYTES[req.hash]} bytes, got ${req.message.length}`,
+    );
+  const w = requestWriter(req.prehashed === true ? REQUEST.signOpenDigest : REQUEST.signOpen, req.sid)
     .raw(req.keyId)
     .u8(DL_HASH_CODES[req.hash])
     .bytes(req.message);
@@ -450,17 +492,24 @@ export function encodeSignOpen(req: SignOpenRequest): Uint8Array {
   return w.finish();
 }
 
-/** Reads the payload of a sign-open request. */
+/** Reads the payload of a sign-open request (either tag). */
 export function decodeSignOpen(h: RequestHeader): SignOpenRequest {
   const r = h.reader;
+  const prehashed = h.tag === REQUEST.signOpenDigest;
+  if (!prehashed && h.tag !== REQUEST.signOpen)
+    throw new CodecError('request.tag', `not a sign-open request: 0x${h.tag.toString(16)}`);
   const keyId = r.raw(32, 'signOpen.keyId');
   const code = r.u8('signOpen.hash');
   const hash = (Object.keys(DL_HASH_CODES) as DlHashName[]).find((k) => DL_HASH_CODES[k] === code);
   if (hash === undefined) throw new CodecError('signOpen.hash', `unknown hash code ${code}`);
-  const message = r.bytes(SIGN_MESSAGE_BYTES_MAX, 'signOpen.message');
+  const message = r.bytes(prehashed ? DL_HASH_BYTES[hash] : SIGN_MESSAGE_BYTES_MAX, 'signOpen.message');
+  if (prehashed && message.length !== DL_HASH_BYTES[hash])
+    throw new CodecError('signOpen.message', `a ${hash} digest has ${DL_HASH_BYTES[hash]} bytes`);
   const participants = readIndexList(r, 'signOpen.participants');
   r.finish('signOpen');
-  return { sid: h.sid, keyId, hash, message, participants };
+  return prehashed
+    ? { sid: h.sid, keyId, hash, message, prehashed, participants }
+    : { sid: h.sid, keyId, hash, message, participants };
 }
 
 /** Opening of a distributed key generation among parties 1..n with threshold t. */

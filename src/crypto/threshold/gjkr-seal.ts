@@ -17,6 +17,7 @@ import {
   createPublicKey,
   diffieHellman,
   hkdfSync,
+  type KeyObject,
 } from 'node:crypto';
 import type { Random } from '../../env/random.js';
 import { sha256 } from '../hash.js';
@@ -39,12 +40,43 @@ export interface X25519KeyPair {
   readonly publicKey: Uint8Array;
 }
 
-function privateKeyObject(secretKey: Uint8Array) {
-  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, secretKey]), format: 'der', type: 'pkcs8' });
+function privateKeyObject(secretKey: Uint8Array): KeyObject {
+  const der = Buffer.concat([PKCS8_PREFIX, secretKey]);
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0);
+  }
 }
 
-function publicKeyObject(publicKey: Uint8Array) {
+function publicKeyObject(publicKey: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+}
+
+// Importing a key into OpenSSL costs about ten times the X25519 operation itself, so the long-lived keys
+// are imported once: recipients' public keys by value (bounded), a party's own secret key per key pair.
+const RECIPIENT_KEYS_MAX = 1024;
+const recipientKeys = new Map<string, KeyObject>();
+const ownKeys = new WeakMap<Uint8Array, KeyObject>();
+
+function recipientKeyObject(publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(publicKey).toString('hex');
+  let key = recipientKeys.get(id);
+  if (key === undefined) {
+    key = publicKeyObject(publicKey);
+    if (recipientKeys.size >= RECIPIENT_KEYS_MAX) recipientKeys.delete(recipientKeys.keys().next().value!);
+    recipientKeys.set(id, key);
+  }
+  return key;
+}
+
+function ownKeyObject(pair: X25519KeyPair): KeyObject {
+  let key = ownKeys.get(pair.secretKey);
+  if (key === undefined) {
+    key = privateKeyObject(pair.secretKey);
+    ownKeys.set(pair.secretKey, key);
+  }
+  return key;
 }
 
 /** The X25519 key pair of a 32-byte secret (RFC 7748 clamps it). */
@@ -80,18 +112,23 @@ export function seal(
 ): Uint8Array {
   if (!(recipientPublicKey instanceof Uint8Array) || recipientPublicKey.length !== X25519_KEY_BYTES)
     throw new RangeError(`seal: recipientPublicKey must be ${X25519_KEY_BYTES} bytes`);
-  const ephemeral = x25519KeyPair(random.bytes(X25519_KEY_BYTES));
+  const ephemeralSecret = random.bytes(X25519_KEY_BYTES);
+  const ephemeralKey = privateKeyObject(ephemeralSecret);
+  ephemeralSecret.fill(0);
+  const ephemeralPublic = new Uint8Array(
+    createPublicKey(ephemeralKey).export({ format: 'der', type: 'spki' }).subarray(SPKI_PREFIX.length),
+  );
   const shared = diffieHellman({
-    privateKey: privateKeyObject(ephemeral.secretKey),
-    publicKey: publicKeyObject(recipientPublicKey),
+    privateKey: ephemeralKey,
+    publicKey: recipientKeyObject(recipientPublicKey),
   });
-  const key = boxKey(shared, ephemeral.publicKey, recipientPublicKey, aad);
+  const key = boxKey(shared, ephemeralPublic, recipientPublicKey, aad);
   const cipher = createCipheriv('aes-256-gcm', key, IV);
   cipher.setAAD(aad);
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
   key.fill(0);
   shared.fill(0);
-  return new Uint8Array(Buffer.concat([ephemeral.publicKey, body, cipher.getAuthTag()]));
+  return new Uint8Array(Buffer.concat([ephemeralPublic, body, cipher.getAuthTag()]));
 }
 
 /** Opens a sealed box; undefined when it is malformed, not for this key, or not bound to `aad`. */
@@ -102,7 +139,7 @@ export function open(recipient: X25519KeyPair, box: Uint8Array, aad: Uint8Array)
   const tag = box.subarray(box.length - 16);
   try {
     const shared = diffieHellman({
-      privateKey: privateKeyObject(recipient.secretKey),
+      privateKey: ownKeyObject(recipient),
       publicKey: publicKeyObject(ephemeralPublic),
     });
     const key = boxKey(shared, ephemeralPublic, recipient.publicKey, aad);

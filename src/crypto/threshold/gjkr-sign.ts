@@ -24,8 +24,9 @@
  * erases it too. The message is fixed when the session opens, and r is recomputed by every server from
  * the verified phase-1 answers, so the client cannot choose either after seeing R.
  *
- * s is not normalised to the lower half (low-s, BIP 62/146): DSA, X.509 and OpenSSL accept both; a
- * caller that needs low-s ECDSA may replace s by q − s, which is equally valid.
+ * ECDSA signatures come out with low s (BIP 62/146): s and q − s are both valid, and some verifiers
+ * (libsecp256k1, Bitcoin's consensus rules) accept only s ≤ q/2. DSA signatures are not normalised: for DSA
+ * q − s is not a valid s.
  */
 import { createHash } from 'node:crypto';
 import { bytesEqual } from '../../codec/bytes.js';
@@ -35,8 +36,9 @@ import {
   encodeScalar,
   invQ,
   modQ,
-  readElement,
+  ElementBatch,
   readScalar,
+  verifyDerDigest,
   verifyDerSignature,
   type DlGroup,
   type DlHashName,
@@ -45,6 +47,7 @@ import {
 import { encodeDerSignature } from './dsa-der.js';
 import {
   BODY,
+  DL_HASH_BYTES,
   GjkrFailure,
   GjkrPeerError,
   GjkrRequestError,
@@ -69,14 +72,22 @@ import {
 } from './gjkr-messages.js';
 import {
   JvssCoordinator,
-  JvssParty,
+  JvssSession,
   openRelayed,
   shareCommitment,
   type JvssOutcome,
   type JvssParams,
 } from './gjkr-jvss.js';
 import { assertThresholdParameters, keyIdOf, type DlPublicKeyInfo, type KeyShare } from './gjkr-key.js';
-import { productRelations, proveRelations, verifyRelations, type SigmaProof } from './gjkr-proofs.js';
+import {
+  expSecret,
+  productRelations,
+  proveRelations,
+  verifyEach,
+  type KnownBases,
+  type ProofClaim,
+  type SigmaProof,
+} from './gjkr-proofs.js';
 import { interpolate, interpolateInExponent, pedersenValue } from './gjkr-vss.js';
 
 /** Positions of the four jointly shared polynomials (GJKR Fig. 3 step 1). */
@@ -89,7 +100,9 @@ const C = 3;
 interface SignSetup {
   readonly params: JvssParams;
   readonly info: DlPublicKeyInfo;
-  /** The message representative m (FIPS 186-4 §4.6). */
+  /** The digest signed, and its message representative m (FIPS 186-4 §4.6). */
+  readonly digest: Uint8Array;
+  /** m. */
   readonly m: bigint;
 }
 
@@ -112,9 +125,18 @@ function signSetup(info: DlPublicKeyInfo, keyId: Uint8Array, request: SignOpenRe
       'participants',
       `${participants.length} participants, at least 2t+1 = ${2 * t + 1} needed`,
     );
-  const digest = new Uint8Array(createHash(request.hash).update(request.message).digest());
+  if (request.prehashed === true && request.message.length !== DL_HASH_BYTES[request.hash])
+    throw new GjkrRequestError(
+      'message',
+      `a ${request.hash} digest has ${DL_HASH_BYTES[request.hash]} bytes`,
+    );
+  const digest =
+    request.prehashed === true
+      ? request.message
+      : new Uint8Array(createHash(request.hash).update(request.message).digest());
   return {
     info,
+    digest,
     m: digestToScalar(group, digest),
     params: {
       group,
@@ -152,37 +174,38 @@ interface Phase2Body {
   readonly proof: SigmaProof;
 }
 
-function decodePhase1(group: DlGroup, m: SignedMessage): Phase1Body {
+/** Reads a phase-1 answer; its elements join `elements`, checked by the caller (`ElementBatch.failing`). */
+function decodePhase1(group: DlGroup, m: SignedMessage, elements: ElementBatch): Phase1Body {
   const r = bodyReader(m);
   const evidence = r.raw(32, 'phase1.evidence');
-  const a = readElement(r, group, 'phase1.a');
+  const a = elements.read(r, 'phase1.a');
   const v = readScalar(r, group, 'phase1.v');
-  const t = readElement(r, group, 'phase1.t');
-  const proof = readProof(r, group, 3, 'phase1.proof');
+  const t = elements.read(r, 'phase1.t');
+  const proof = readProof(r, elements, 4, 3, 'phase1.proof');
   r.finish('phase1');
   return { party: m.from, evidence, a, v, t, proof };
 }
 
-function decodePhase2(group: DlGroup, m: SignedMessage): Phase2Body {
+/** Reads a phase-2 answer; its elements join `elements`, checked by the caller (`ElementBatch.failing`). */
+function decodePhase2(group: DlGroup, m: SignedMessage, elements: ElementBatch): Phase2Body {
   const r = bodyReader(m);
   const evidence = r.raw(32, 'phase2.evidence');
   const rr = readScalar(r, group, 'phase2.r');
   const s = readScalar(r, group, 'phase2.s');
-  const t = readElement(r, group, 'phase2.t');
-  const proof = readProof(r, group, 2, 'phase2.proof');
+  const t = elements.read(r, 'phase2.t');
+  const proof = readProof(r, elements, 3, 2, 'phase2.proof');
   r.finish('phase2');
   return { party: m.from, evidence, r: rr, s, t, proof };
 }
 
-/** Checks v_i = k_i a_i + b_i and A_i = g^{a_i} against the commitments of party i's shares. */
-function phase1Valid(setup: SignSetup, outcome: JvssOutcome, body: Phase1Body): boolean {
+/** The claim v_i = k_i a_i + b_i and A_i = g^{a_i}, against the commitments of party i's shares. */
+function phase1Claim(setup: SignSetup, outcome: JvssOutcome, body: Phase1Body): ProofClaim {
   const { params } = setup;
   const j = body.party;
-  return verifyRelations(
-    params.group,
-    'sign-phase1',
-    proofContext(params.context, outcome.evidence, j),
-    productRelations(params.group, {
+  return {
+    label: 'sign-phase1',
+    context: proofContext(params.context, outcome.evidence, j),
+    relations: productRelations(params.group, {
       u: body.a,
       k: shareCommitment(params, outcome, K, j),
       z: shareCommitment(params, outcome, B, j),
@@ -190,30 +213,30 @@ function phase1Valid(setup: SignSetup, outcome: JvssOutcome, body: Phase1Body): 
       v: body.v,
       binding: shareCommitment(params, outcome, A, j),
     }),
-    body.proof,
-  );
+    proof: body.proof,
+  };
 }
 
-/** Checks s_i = k_i (m + x_i r) + c_i with g^{m + x_i r} = g^m X_i^r. */
-function phase2Valid(setup: SignSetup, outcome: JvssOutcome, r: bigint, body: Phase2Body): boolean {
+/** The claim s_i = k_i (m + x_i r) + c_i, with g^{m + x_i r} = g^m X_i^r from the verification share. */
+function phase2Claim(setup: SignSetup, outcome: JvssOutcome, r: bigint, body: Phase2Body): ProofClaim {
   const { params, info, m } = setup;
   const { group } = params;
   const j = body.party;
   const X = info.verificationShares.get(j);
-  if (X === undefined) return false;
-  return verifyRelations(
-    group,
-    'sign-phase2',
-    proofContext(params.context, outcome.evidence, j),
-    productRelations(group, {
-      u: group.mul(group.expPublic(group.g, m), group.expPublic(X, r)),
+  // Invariant: only parties with a verification share take part (signSetup checks the participants).
+  if (X === undefined) throw new Error(`Invariant: party ${j} has no verification share`);
+  return {
+    label: 'sign-phase2',
+    context: proofContext(params.context, outcome.evidence, j),
+    relations: productRelations(group, {
+      u: group.msm([group.g, X], [m, r]),
       k: shareCommitment(params, outcome, K, j),
       z: shareCommitment(params, outcome, C, j),
       t: body.t,
       v: body.s,
     }),
-    body.proof,
-  );
+    proof: body.proof,
+  };
 }
 
 /** μ = ka, g^a and R = (g^a)^{μ^{-1}} = g^{k^{-1}} from 2t+1 verified phase-1 answers; undefined if μ or r is 0. */
@@ -227,22 +250,25 @@ function nonceFromPhase1(group: DlGroup, answers: readonly Phase1Body[]): bigint
   return r === 0n ? undefined : r;
 }
 
-type SignState = 'dealt' | 'verified' | 'revealed' | 'phase1' | 'finished' | 'destroyed';
+/**
+ * ECDSA's s in the lower half [1, q/2] (BIP 62/146; libsecp256k1 verifies only those): (r, q − s) is valid
+ * whenever (r, s) is, because x(−R) = x(R). DSA has no such symmetry (r = (g^{u1} y^{u2} mod p) mod q, and
+ * g^{−u} mod p is another residue), so a DSA s is returned as computed.
+ */
+function lowS(group: DlGroup, s: bigint): bigint {
+  return group.kind !== 'dsa' && s > group.q >> 1n ? group.q - s : s;
+}
 
 /**
  * A server's side of one signing session: created from the stored key share, the opening request (its
  * session id, message and participants) and fresh randomness. Each round runs at most once and in order;
  * `phase2` answers once and destroys the session; `destroy()` erases all per-session secrets.
  */
-export class SigningSession {
-  private state: SignState = 'dealt';
+export class SigningSession extends JvssSession<'phase1' | 'finished'> {
   private readonly setup: SignSetup;
-  private readonly jvss: JvssParty;
   private outcome: JvssOutcome | undefined;
   private secrets: { k: bigint; kBlind: bigint; c: bigint; cBlind: bigint } | undefined;
   private share: KeyShare | undefined;
-  /** The signed deal to answer the opening request with. */
-  readonly dealMessage: Uint8Array;
 
   constructor(
     share: KeyShare,
@@ -252,53 +278,28 @@ export class SigningSession {
   ) {
     if (identity.index !== share.index)
       throw new RangeError(`identity.index ${identity.index} differs from the share's index ${share.index}`);
-    this.setup = signSetup(share.info, share.keyId, request);
+    const setup = signSetup(share.info, share.keyId, request);
     if (!request.participants.includes(share.index))
       throw new GjkrRequestError('participants', 'this server is not among them');
+    super(setup.params, identity, random);
+    this.setup = setup;
     this.share = share;
-    this.jvss = new JvssParty(this.setup.params, identity, random);
-    this.dealMessage = this.jvss.deal();
-  }
-
-  /** Current round. */
-  get round(): SignState {
-    return this.state;
-  }
-
-  private expect(...states: SignState[]): void {
-    if (!states.includes(this.state))
-      throw new GjkrRequestError('round', `not allowed in state ${this.state}`);
-  }
-
-  /** Round 2: verify the relayed deals; returns the signed complaint (empty when all deals are good). */
-  verifyDeals(deals: readonly Uint8Array[]): Uint8Array {
-    this.expect('dealt');
-    const out = this.jvss.verifyDeals(deals);
-    this.state = 'verified';
-    return out;
-  }
-
-  /** Round 3 (only if accused by 1..t servers): reveal the disputed sub-shares. */
-  reveal(complaints: readonly Uint8Array[]): Uint8Array {
-    this.expect('verified');
-    const out = this.jvss.reveal(complaints);
-    this.state = 'revealed';
-    return out;
   }
 
   /** Phase 1: QUAL, the session shares, then A_i, v_i = k_i a_i + b_i and the proof (signed). */
   phase1(complaints: readonly Uint8Array[], reveals: readonly Uint8Array[]): Uint8Array {
-    this.expect('verified', 'revealed');
     const { params } = this.setup;
     const { group, context } = params;
     const me = this.identity.index;
-    const { outcome, shares } = this.jvss.qualify(complaints, reveals);
+    const { outcome, shares } = this.qualify(complaints, reveals);
     const [k, a, b, c] = shares.values as [bigint, bigint, bigint, bigint];
     const [kBlind, aBlind, bBlind, cBlind] = shares.blinds as [bigint, bigint, bigint, bigint];
     const Acom = group.exp(group.g, a);
     const v = modQ(group, k * a + b);
+    // K = g^k h^{k'} is this server's own commitment: K^u = g^{ku} h^{k'u} uses fixed-base tables.
     const Kk = pedersenValue(group, k, kBlind);
-    const T = group.exp(Kk, a);
+    const known: KnownBases = new Map([[Kk, [k, kBlind]]]);
+    const T = expSecret(group, Kk, a, known);
     const proof = proveRelations(
       group,
       'sign-phase1',
@@ -313,6 +314,7 @@ export class SigningSession {
       }),
       [a, modQ(group, kBlind * a + bBlind), aBlind],
       this.random,
+      known,
     );
     this.outcome = outcome;
     this.secrets = { k, kBlind, c, cBlind };
@@ -340,10 +342,13 @@ export class SigningSession {
           'phase1',
           `${messages.length} answers, exactly 2t+1 = ${2 * t + 1} expected`,
         );
+      const batches: ElementBatch[] = [];
       const bodies = messages.map((msg) => {
         let body: Phase1Body;
+        const elements = new ElementBatch(group);
+        batches.push(elements);
         try {
-          body = decodePhase1(group, msg);
+          body = decodePhase1(group, msg, elements);
         } catch (e) {
           throw new GjkrPeerError(
             [msg.from],
@@ -354,10 +359,17 @@ export class SigningSession {
           throw new GjkrRequestError('phase1', `party ${body.party} did not confirm`);
         if (!bytesEqual(body.evidence, outcome.evidence))
           throw new GjkrRequestError('phase1', `party ${body.party} finished a different sharing`);
-        if (!phase1Valid(this.setup, outcome, body))
-          throw new GjkrPeerError([body.party], 'phase-1 proof fails');
         return body;
       });
+      const outside = ElementBatch.failing(batches).map((i) => bodies[i]!.party);
+      if (outside.length > 0)
+        throw new GjkrPeerError(outside, 'malformed phase-1 answer: an element is not in the group');
+      const proved = verifyEach(
+        group,
+        bodies.map((b) => phase1Claim(this.setup, outcome, b)),
+      );
+      const wrong = bodies.filter((_, i) => !proved[i]).map((b) => b.party);
+      if (wrong.length > 0) throw new GjkrPeerError(wrong, 'phase-1 proof fails');
       const r = nonceFromPhase1(group, bodies);
       if (r === undefined)
         throw new GjkrRequestError('phase1', 'ka = 0 or r = 0; sign again in a new session');
@@ -365,7 +377,8 @@ export class SigningSession {
       const e = modQ(group, m + this.share!.x * r);
       const s = modQ(group, k * e + c);
       const Kk = pedersenValue(group, k, kBlind);
-      const T = group.exp(Kk, e);
+      const known: KnownBases = new Map([[Kk, [k, kBlind]]]);
+      const T = expSecret(group, Kk, e, known);
       const proof = proveRelations(
         group,
         'sign-phase2',
@@ -379,14 +392,11 @@ export class SigningSession {
         }),
         [e, modQ(group, kBlind * e + cBlind)],
         this.random,
+        known,
       );
-      // Invariant: what the client will check with the public X_i is what was proved.
-      if (
-        !group.equals(
-          group.exp(group.g, e),
-          group.mul(group.exp(group.g, m), group.exp(info.verificationShares.get(me)!, r)),
-        )
-      )
+      // Invariant: what the client will check with the public X_i is what was proved: g^{m + x_i r} equals
+      // g^m X_i^r exactly when g^{x_i} = X_i (r ≠ 0).
+      if (!group.equals(group.exp(group.g, this.share!.x), info.verificationShares.get(me)!))
         throw new Error('Invariant: share does not match its verification share');
       const w = bodyHeader(BODY.signPhase2, context, me).raw(outcome.evidence);
       w.raw(encodeScalar(group, r)).raw(encodeScalar(group, s)).raw(group.encodeElement(T));
@@ -400,7 +410,7 @@ export class SigningSession {
 
   /** Erases every per-session secret (k_i, c_i and blinds, polynomials, sub-shares) and the share reference. */
   destroy(): void {
-    this.jvss.destroy();
+    this.erase();
     this.secrets = undefined;
     this.share = undefined;
     this.outcome = undefined;
@@ -418,10 +428,12 @@ export interface SigningResult {
   readonly culprits: readonly Culprit[];
 }
 
-/** What a client needs to sign. */
+/** What a client needs to sign: the message, or (prehashed) its digest; exactly one of them. */
 export interface SigningRequestInput {
   readonly info: DlPublicKeyInfo;
-  readonly message: Uint8Array;
+  readonly message?: Uint8Array;
+  /** The digest of the message under `hash`: the servers sign exactly these bytes. */
+  readonly digest?: Uint8Array;
   readonly hash?: DlHashName;
   /** 32 fresh random bytes; never reuse. */
   readonly sid: Uint8Array;
@@ -453,12 +465,15 @@ export class SigningCoordinator {
     assertThresholdParameters(info.n, info.t);
     this.hash = input.hash ?? 'sha256';
     const participants = input.participants ?? [...info.verificationShares.keys()].sort((a, b) => a - b);
+    if ((input.message === undefined) === (input.digest === undefined))
+      throw new TypeError('SigningCoordinator: give exactly one of message and digest');
     this.request = {
       sid: input.sid,
       keyId: keyIdOf(info),
       hash: this.hash,
-      message: input.message,
+      message: input.digest ?? input.message!,
       participants,
+      ...(input.digest !== undefined ? { prehashed: true } : {}),
     };
     try {
       this.setup = signSetup(info, this.request.keyId, this.request);
@@ -528,18 +543,26 @@ export class SigningCoordinator {
         return this.phase1Step();
       case 'phase1': {
         const outcome = this.outcome!;
-        const valid: { body: Phase1Body; bytes: Uint8Array }[] = [];
+        const decoded: { body: Phase1Body; bytes: Uint8Array; elements: ElementBatch }[] = [];
         for (const j of this.sent) {
+          const elements = new ElementBatch(group);
           const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase1, 'phase-1 answer', (msg) =>
-            decodePhase1(group, msg),
+            decodePhase1(group, msg, elements),
           );
           if (a === undefined) continue;
           if (!bytesEqual(a.body.evidence, outcome.evidence))
             this.jvss.blame(j, 'phase-1 answer for a different sharing');
-          else if (!phase1Valid(this.setup, outcome, a.body))
-            this.jvss.blame(j, 'phase-1 answer fails its proof');
-          else valid.push({ body: a.body, bytes: a.message.bytes });
+          else decoded.push({ body: a.body, bytes: a.message.bytes, elements });
         }
+        const candidates = this.jvss.inGroup(decoded, 'phase-1 answer');
+        const proved = verifyEach(
+          group,
+          candidates.map((c) => phase1Claim(this.setup, outcome, c.body)),
+        );
+        const valid = candidates.filter((c, i) => {
+          if (!proved[i]) this.jvss.blame(c.body.party, 'phase-1 answer fails its proof');
+          return proved[i];
+        });
         if (valid.length < 2 * t + 1)
           throw new GjkrFailure(
             `only ${valid.length} valid phase-1 answers, 2t+1 = ${2 * t + 1} needed`,
@@ -566,29 +589,42 @@ export class SigningCoordinator {
       case 'phase2': {
         const outcome = this.outcome!;
         const r = this.r!;
-        const shares = new Map<number, bigint>();
+        const decoded: { body: Phase2Body; elements: ElementBatch }[] = [];
         for (const j of this.sent) {
+          const elements = new ElementBatch(group);
           const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase2, 'phase-2 answer', (msg) =>
-            decodePhase2(group, msg),
+            decodePhase2(group, msg, elements),
           );
           if (a === undefined) continue;
           if (!bytesEqual(a.body.evidence, outcome.evidence))
             this.jvss.blame(j, 'phase-2 answer for a different sharing');
           else if (a.body.r !== r) this.jvss.blame(j, 'phase-2 answer with a different r');
-          else if (!phase2Valid(this.setup, outcome, r, a.body))
-            this.jvss.blame(j, 'phase-2 answer fails its proof');
-          else shares.set(j, a.body.s);
+          else decoded.push({ body: a.body, elements });
         }
+        const candidates = this.jvss.inGroup(decoded, 'phase-2 answer').map((d) => d.body);
+        const proved = verifyEach(
+          group,
+          candidates.map((body) => phase2Claim(this.setup, outcome, r, body)),
+        );
+        const shares = new Map<number, bigint>();
+        candidates.forEach((body, i) => {
+          if (proved[i]) shares.set(body.party, body.s);
+          else this.jvss.blame(body.party, 'phase-2 answer fails its proof');
+        });
         if (shares.size < 2 * t + 1)
           throw new GjkrFailure(
             `only ${shares.size} valid phase-2 answers, 2t+1 = ${2 * t + 1} needed`,
             this.culprits,
           );
-        const s = interpolate(group, new Map([...shares].slice(0, 2 * t + 1)));
+        const s = lowS(group, interpolate(group, new Map([...shares].slice(0, 2 * t + 1))));
         if (s === 0n)
           throw new GjkrFailure('s = 0 (probability about 1/q); sign again in a new session', this.culprits);
         const signature = encodeDerSignature(r, s);
-        if (!verifyDerSignature(group, this.input.info.y, this.hash, this.input.message, signature))
+        const verified =
+          this.input.message !== undefined
+            ? verifyDerSignature(group, this.input.info.y, this.hash, this.input.message, signature)
+            : verifyDerDigest(group, this.input.info.y, this.setup.digest, signature);
+        if (!verified)
           throw new GjkrFailure(
             'the combined signature does not verify; no signature is output',
             this.culprits,

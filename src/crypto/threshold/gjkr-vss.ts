@@ -38,11 +38,6 @@ export function evaluate(group: DlGroup, f: Polynomial, x: bigint): bigint {
   return acc;
 }
 
-/** Feldman commitments g^{a_l}. */
-export function feldmanCommit(group: DlGroup, f: Polynomial): GroupElement[] {
-  return f.map((a) => group.exp(group.g, a));
-}
-
 /** Pedersen commitments g^{a_l} h^{b_l} of f and its blinding polynomial f' (same degree). */
 export function pedersenCommit(group: DlGroup, f: Polynomial, blind: Polynomial): GroupElement[] {
   if (f.length !== blind.length)
@@ -129,7 +124,8 @@ export function interpolateInExponent(
   at = 0n,
 ): GroupElement {
   const lambda = lagrangeCoefficients(group, [...points.keys()], at);
-  let acc = group.identity;
-  for (const [j, v] of points) acc = group.mul(acc, group.expPublic(v, lambda.get(j)!));
-  return acc;
+  return group.msm(
+    [...points.values()],
+    [...points.keys()].map((j) => lambda.get(j)!),
+  );
 }
