@@ -25,7 +25,7 @@ import { SimCluster, type ServerBehaviour } from './cluster.js';
 import { referenceTopology, smallTopology } from './topology.js';
 
 /** The scheme the service tests run on (the service is the same for every scheme). */
-const SCHEME: CaScheme = 'ed25519-frost';
+const SCHEME: CaScheme = 'ecdsa-p256';
 
 const caClients = new WeakMap<SimCluster, Map<string, CaClient>>();
 
@@ -283,6 +283,7 @@ const BYZANTINE_SCHEMES: readonly { scheme: CaScheme; options: CreateOptions }[]
   { scheme: 'ed25519-frost', options: {} },
   { scheme: 'rsa-shoup', options: { modulusBits: 1024 } },
   { scheme: 'rsa-additive', options: { modulusBits: 1024 } },
+  { scheme: 'ecdsa-p256', options: {} },
 ];
 
 for (const { scheme, options } of BYZANTINE_SCHEMES) {

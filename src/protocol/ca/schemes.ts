@@ -4,6 +4,7 @@
  */
 import type { Random } from '../../env/random.js';
 import { SchemeError, type CaScheme, type SchemeCoordinator, type SchemeHolder } from './scheme.js';
+import { dlCoordinator, dlHolder } from './scheme-dl.js';
 import { frostCoordinator, frostHolder } from './scheme-frost.js';
 import {
   rsaAdditiveCoordinator,
@@ -23,11 +24,18 @@ export interface CoordinatorOptions {
 
 const HOLDERS: Partial<Record<CaScheme, HolderFactory>> = {
   'ed25519-frost': (random) => frostHolder({ random }),
+  // One GJKR holder serves the three groups; each scheme name gets its own instance (sessions are by sid).
+  'ecdsa-p256': (random) => dlHolder({ random }),
+  'ecdsa-secp256k1': (random) => dlHolder({ random }),
+  dsa: (random) => dlHolder({ random }),
   'rsa-shoup': (random) => rsaShoupHolder({ random }),
   'rsa-additive': (random) => rsaAdditiveHolder({ random }),
 };
 const COORDINATORS: Partial<Record<CaScheme, CoordinatorFactory>> = {
   'ed25519-frost': () => frostCoordinator(),
+  'ecdsa-p256': () => dlCoordinator('ecdsa-p256'),
+  'ecdsa-secp256k1': () => dlCoordinator('ecdsa-secp256k1'),
+  dsa: () => dlCoordinator('dsa'),
   'rsa-shoup': (o) => rsaShoupCoordinator(o.modulusBits === undefined ? {} : { modulusBits: o.modulusBits }),
   'rsa-additive': (o) =>
     rsaAdditiveCoordinator(o.modulusBits === undefined ? {} : { modulusBits: o.modulusBits }),
