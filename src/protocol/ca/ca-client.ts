@@ -514,24 +514,22 @@ export class CaClient {
     });
   }
 
-  /** Erases every holder's share (owner only); returns the holders that confirmed. */
-  async delete(name: string, signal?: AbortSignal): Promise<NodeId[]> {
+  /** Sends one `action` to every holder of CA `name` (one call each); the answers by holder certificate. */
+  private async toEveryHolder(name: string, action: CaAction, signal?: AbortSignal) {
     const info = await this.info(name, signal);
     const certs = info.descriptor.members
       .map((m) => this.client.serverCertificate(m.id))
       .filter((c) => c !== undefined);
     const errors = new Map<ErrorCode, number>();
     const sid = this.deps.random.bytes(CA_SESSION_ID_BYTES);
-    const answers = await this.round(
-      name,
-      sid,
-      certs,
-      certs.map((_, i) => i + 1),
-      () => ({ op: 'delete' }),
-      errors,
-      undefined,
-      signal,
-    );
+    const all = certs.map((_, i) => i + 1);
+    const answers = await this.round(name, sid, certs, all, () => action, errors, undefined, signal);
+    return { certs, answers, errors };
+  }
+
+  /** Erases every holder's share (owner only); returns the holders that confirmed. */
+  async delete(name: string, signal?: AbortSignal): Promise<NodeId[]> {
+    const { certs, answers, errors } = await this.toEveryHolder(name, { op: 'delete' }, signal);
     const done = [...answers].filter(([, b]) => b !== undefined).map(([i]) => certs[i - 1]!.id);
     if (done.length === 0) throw mostFrequentError(errors, 'unavailable', 'no holder deleted its share', []);
     return done;
@@ -539,22 +537,7 @@ export class CaClient {
 
   /** The signature log of each holder (owner only), by holder id. */
   async log(name: string, limit = 100, signal?: AbortSignal): Promise<Map<NodeId, CaLogEntry[]>> {
-    const info = await this.info(name, signal);
-    const certs = info.descriptor.members
-      .map((m) => this.client.serverCertificate(m.id))
-      .filter((c) => c !== undefined);
-    const errors = new Map<ErrorCode, number>();
-    const sid = this.deps.random.bytes(CA_SESSION_ID_BYTES);
-    const answers = await this.round(
-      name,
-      sid,
-      certs,
-      certs.map((_, i) => i + 1),
-      () => ({ op: 'log', limit }),
-      errors,
-      undefined,
-      signal,
-    );
+    const { certs, answers, errors } = await this.toEveryHolder(name, { op: 'log', limit }, signal);
     const out = new Map<NodeId, CaLogEntry[]>();
     for (const [i, body] of answers) {
       if (body === undefined) continue;
