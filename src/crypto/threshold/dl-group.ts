@@ -11,6 +11,15 @@
  * few field multiplications, where decompressing costs a square root, and a signing session decodes a few
  * hundred points per party for a few hundred bytes more on the wire.
  *
+ * DSA membership costs a 2048-bit exponentiation per element, which made it most of a threshold DSA
+ * signature. For parameters of the Lim–Lee form p = 2qr + 1 with r prime (`dsaGroup` recognises it; the
+ * embedded parameters of dsa-params.ts have it) `assertMembers` tests many elements at once: each must be
+ * a quadratic residue (Jacobi symbol), then (Π v_i^{δ_i})^q = 1 for 128-bit weights δ_i hashed from the
+ * elements — Z_p^* ≅ Z_2 × Z_q × Z_r, the residues have no Z_2 part, and a Z_r part survives the weighted
+ * product except with probability ≤ 2^-128 (small-exponent test, Bellare–Garay–Rabin 1998, in a group of
+ * prime order r > 2^128). Other parameters (e.g. node:crypto's FIPS 186-4 ones, whose cofactor may have
+ * small factors that would defeat the test) are checked one element at a time.
+ *
  * `h` is the second Pedersen generator (Pedersen 1991; GJKR §2.3): derived by hashing into the group, so
  * nobody knows log_g h. EC: RFC 9380 hash_to_curve. DSA: RFC 9380 expand_message_xmd to p-sized bytes W,
  * h = W^((p−1)/q) mod p (the FIPS 186-4 §A.2.3 construction with a hash of the domain parameters as seed).
@@ -330,7 +339,8 @@ const dsaGroupCache = new Map<string, DlGroup>();
 
 /**
  * A DSA group after checking its parameters (FIPS 186-4 §4.2 sizes, p and q prime, q | p−1, 1 < g < p,
- * g^q = 1 mod p). Validated groups are cached, so a party pays the primality tests once per group.
+ * g^q = 1 mod p), and whether (p − 1)/2q is a prime above 2^128 (the Lim–Lee form, which enables batched
+ * membership tests). Validated groups are cached, so a party pays the primality tests once per group.
  */
 export function dsaGroup(params: DsaParams): DlGroup {
   const { p, q, g } = params;

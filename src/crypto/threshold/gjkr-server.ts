@@ -9,6 +9,9 @@
  * Beyond the remembered window a reused id opens a new session with fresh randomness: nonce reuse is
  * impossible either way, because no per-session secret survives its session.
  *
+ * `SessionTable` keeps these rules and `stepSession` routes one step; the CA's holder
+ * (src/protocol/ca/scheme-dl.ts) uses both with its own opening checks.
+ *
  * Time is injected (`nowMs` on every call); this module does no I/O.
  */
 import { CodecError, toHex } from '../../codec/bytes.js';

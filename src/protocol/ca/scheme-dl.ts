@@ -109,7 +109,7 @@ const IMPORT_DELIVERY_BYTES_MAX = 64 * 1024;
 export const DL_BODY_BYTES_MAX = 8 << 20;
 /** Length of the SHA-256 digest a signing session signs. */
 const DIGEST_BYTES = 32;
-/** Request tags of setup steps after the opening (`IMPORT_TAG` and `dkgOpen` open). */
+/** Request tags a setup call accepts (`IMPORT_TAG` and `dkgOpen` open a session, the others continue one). */
 const SETUP_STEPS: ReadonlySet<number> = new Set([
   IMPORT_TAG,
   REQUEST.dkgOpen,
@@ -118,7 +118,7 @@ const SETUP_STEPS: ReadonlySet<number> = new Set([
   REQUEST.qualify,
   REQUEST.dkgCommit,
 ]);
-/** Request tags of signing steps. */
+/** Request tags a signing call accepts (`signOpen`, message mode, only to refuse it). */
 const SIGN_STEPS: ReadonlySet<number> = new Set([
   REQUEST.signOpen,
   REQUEST.signOpenDigest,
