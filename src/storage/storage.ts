@@ -6,7 +6,15 @@
 /** Namespaces keep unrelated state apart: a key in one never collides with a key in another. */
 export type Namespace = 'record' | 'signed' | 'cert' | 'revoked' | 'meta' | 'password' | 'ca';
 
-export const NAMESPACES: readonly Namespace[] = ['record', 'signed', 'cert', 'revoked', 'meta', 'password', 'ca'];
+export const NAMESPACES: readonly Namespace[] = [
+  'record',
+  'signed',
+  'cert',
+  'revoked',
+  'meta',
+  'password',
+  'ca',
+];
 
 /** One write in an atomic batch; `value: undefined` deletes. */
 export interface StorageOp {
