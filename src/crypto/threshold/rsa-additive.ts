@@ -77,6 +77,7 @@ import {
   randomBelow,
   randomUnit,
   verifyEqualLogs,
+  cachedId,
 } from './rsa-common.js';
 import {
   DIGEST_BYTES,
@@ -495,20 +496,11 @@ export function additivePublicRecord(verification: AdditiveVerification): Additi
   return record;
 }
 
-const recordIds = new WeakMap<AdditivePublicRecord, Uint8Array>();
-
 /** SHA-256 identity of a public record (its canonical encoding); bound into shares and proofs. */
-export function additiveRecordId(record: AdditivePublicRecord): Uint8Array {
-  let id = recordIds.get(record);
-  if (id === undefined) {
-    id = sha256(
-      new TextEncoder().encode('bftkv/threshold-rsa/additive-record/v1'),
-      encodeAdditivePublicRecord(record),
-    );
-    recordIds.set(record, id);
-  }
-  return id;
-}
+export const additiveRecordId: (record: AdditivePublicRecord) => Uint8Array = cachedId(
+  'bftkv/threshold-rsa/additive-record/v1',
+  (record: AdditivePublicRecord) => encodeAdditivePublicRecord(record),
+);
 
 /** The identity bound into shares and proofs: additiveRecordId of the dealing's public record. */
 export function additiveVerificationId(verifier: AdditiveVerifier): Uint8Array {

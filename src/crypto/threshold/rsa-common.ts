@@ -306,3 +306,23 @@ export function verifyEqualLogs(statement: EqualLogStatement, proof: EqualLogPro
   const xCommit = (powXTilde(proof.z) * modPow(modInverse(xHat, n), proof.c, n)) % n;
   return challenge(statement, vCommit, xCommit) === proof.c;
 }
+
+/**
+ * A function giving `SHA-256(label ‖ encode(value))` as the identity of a public object (a key, a record),
+ * cached per object: ids are bound into every share and proof, so they are asked for often.
+ */
+export function cachedId<T extends object>(
+  label: string,
+  encode: (value: T) => Uint8Array,
+): (value: T) => Uint8Array {
+  const ids = new WeakMap<T, Uint8Array>();
+  const tag = new TextEncoder().encode(label);
+  return (value) => {
+    let id = ids.get(value);
+    if (id === undefined) {
+      id = sha256(tag, encode(value));
+      ids.set(value, id);
+    }
+    return id;
+  };
+}

@@ -32,7 +32,6 @@
 import { checkPrimeSync, generatePrime } from 'node:crypto';
 import type { Random } from '../../env/random.js';
 import { ByteReader, ByteWriter, CodecError } from '../../codec/bytes.js';
-import { sha256 } from '../hash.js';
 import {
   type Culprit,
   type EqualLogProof,
@@ -53,6 +52,7 @@ import {
   randomBelow,
   randomUnit,
   verifyEqualLogs,
+  cachedId,
 } from './rsa-common.js';
 import {
   HASH_IDS,
@@ -276,20 +276,11 @@ export function checkShoupShare(share: ShoupShare): void {
     throw new ThresholdRsaError('badDealing', `share ${index} does not match its verification key`);
 }
 
-const keyIds = new WeakMap<ShoupPublicKey, Uint8Array>();
-
 /** SHA-256 identity of a Shoup public key (its canonical encoding), bound into every proof. */
-export function shoupKeyId(publicKey: ShoupPublicKey): Uint8Array {
-  let id = keyIds.get(publicKey);
-  if (id === undefined) {
-    id = sha256(
-      new TextEncoder().encode('bftkv/threshold-rsa/shoup-key/v1'),
-      encodeShoupPublicKey(publicKey),
-    );
-    keyIds.set(publicKey, id);
-  }
-  return id;
-}
+export const shoupKeyId: (publicKey: ShoupPublicKey) => Uint8Array = cachedId(
+  'bftkv/threshold-rsa/shoup-key/v1',
+  (publicKey: ShoupPublicKey) => encodeShoupPublicKey(publicKey),
+);
 
 function transcript(publicKey: ShoupPublicKey, index: number, message: RsaSignMessage): Uint8Array {
   return new ByteWriter()
