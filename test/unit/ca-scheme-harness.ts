@@ -45,6 +45,12 @@ export interface Harness {
   signTrip(sid: Uint8Array, input: SignInput): RoundTrip;
   /** The clock the holders see (ms); tests move it. */
   nowMs: number;
+  /** keys a reshare gave each holder, before the owner commits them (pending[i-1] for holder i). */
+  readonly pending: (StoredKey | undefined)[];
+  /** A RoundTrip to these holders as the old group (dealers) of reshare session `sid` to `target`. */
+  dealTrip(sid: Uint8Array, target: GroupDirectory): RoundTrip;
+  /** A RoundTrip to these holders as the new group of reshare session `sid` from `dealers`' key `oldPublicKey`. */
+  receiveTrip(sid: Uint8Array, dealers: GroupDirectory, oldPublicKey: Uint8Array): RoundTrip;
 }
 
 /** n holders built by `makeHolder`, each with a fresh node key and X25519 key. */
@@ -83,6 +89,23 @@ export function makeHarness(n: number, makeHolder: () => SchemeHolder): Harness 
     tamper: new Map(),
     received: new Map(),
     nowMs: 1_000_000,
+    pending: Array.from({ length: n }, () => undefined),
+    dealTrip: (sid, target) =>
+      trip(h, async (i, body) => {
+        const key = h.keys[i - 1];
+        const reshare = holders[i - 1]!.reshare;
+        if (key === undefined || reshare === undefined)
+          throw new SchemeError('refused', `holder ${i} cannot deal`);
+        return reshare.deal(identities[i - 1]!, key, target, sid, body, h.nowMs);
+      }),
+    receiveTrip: (sid, dealers, oldPublicKey) =>
+      trip(h, async (i, body) => {
+        const reshare = holders[i - 1]!.reshare;
+        if (reshare === undefined) throw new SchemeError('refused', `holder ${i} cannot reshare`);
+        const reply = reshare.receive(identities[i - 1]!, dealers, oldPublicKey, sid, body, h.nowMs);
+        if (reply.key !== undefined) h.pending[i - 1] = reply.key;
+        return reply.response;
+      }),
     setupTrip: (sid) =>
       trip(h, async (i, body) => {
         const reply = await holders[i - 1]!.setup(identities[i - 1]!, sid, body, h.nowMs);

@@ -1576,3 +1576,32 @@ export async function frostSign(options: {
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// The Ed25519 prime-order group for share redistribution (src/protocol/ca/reshare.ts)
+
+/** An Ed25519 group element (prime-order subgroup) as resharing handles it. */
+export type Ed25519Element = EdPoint;
+
+/** The prime-order subgroup of edwards25519 and its scalars (little-endian, RFC 9591 encodings). */
+export const ED25519_RESHARE_GROUP = {
+  id: utf8('edwards25519'),
+  q: Fn.ORDER,
+  scalarBytes: SCALAR_BYTES,
+  encodeScalar: (s: bigint): Uint8Array => Fn.toBytes(Fn.create(s)),
+  decodeScalar: (bytes: Uint8Array): bigint | undefined => decodeScalar(bytes),
+  encodeElement: (e: EdPoint): Uint8Array => e.toBytes(),
+  decodeElement: (bytes: Uint8Array): EdPoint | undefined => decodeElement(bytes),
+  // Secret scalars use the constant-time ladder; zero (probability 2^-252) has no ladder in noble.
+  base: (s: bigint): EdPoint => (Fn.create(s) === 0n ? Point.ZERO : Point.BASE.multiply(Fn.create(s))),
+  msm: (points: readonly EdPoint[], scalars: readonly bigint[]): EdPoint =>
+    points.reduce((acc, p, i) => acc.add(p.multiplyUnsafe(Fn.create(scalars[i]!))), Point.ZERO),
+  equals: (a: EdPoint, b: EdPoint): boolean => a.equals(b),
+  randomScalar: (random: Random): bigint => Fn.create(bytesToNumberLE(random.bytes(SCALAR_BYTES + 16))),
+};
+
+function bytesToNumberLE(b: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+  return v;
+}

@@ -39,7 +39,11 @@ import { secureRandom, type Random } from '../../env/random.js';
 import {
   P256_GROUP,
   SECP256K1_GROUP,
+  decodeScalar as decodeDlScalar,
   dsaGroup,
+  encodeScalar as encodeDlScalar,
+  randomScalar,
+  type GroupElement,
   verifyDerDigest,
   verifyDerSignature,
   type DlGroup,
@@ -56,7 +60,9 @@ import {
   encodeKeyShare,
   encodePublicKeyInfo,
   importPrivateKey,
+  keyIdOf,
   readPrivateKey,
+  validatePublicKeyInfo,
   type DkgResult,
   type DlPublicKeyInfo,
   type KeyShare,
@@ -82,6 +88,13 @@ import {
 } from '../../crypto/threshold/gjkr-messages.js';
 import { SessionTable, stepSession } from '../../crypto/threshold/gjkr-server.js';
 import { SigningCoordinator, SigningSession, type SigningResult } from '../../crypto/threshold/gjkr-sign.js';
+import {
+  coordinateReshare,
+  reshareHolder,
+  type ReshareAdapter,
+  type ReshareGroup,
+  type SharedPublicKey,
+} from './reshare.js';
 import {
   SchemeError,
   SchemeFailure,
@@ -372,13 +385,112 @@ export function dlHolder(options: DlHolderOptions = {}): SchemeHolder {
     return share;
   };
 
+  const reshare = reshareHolder(dlReshareAdapter, {
+    random,
+    ...(options.sessionTtlMs === undefined ? {} : { sessionTtlMs: options.sessionTtlMs }),
+  });
   return {
     setup: async (identity, sid, body, nowMs) => guarded(sid, () => setup(identity, sid, body, nowMs)),
     sign: async (identity, key, sid, input, body, nowMs) =>
       guarded(sid, () => sign(identity, key, sid, input, body, nowMs)),
-    expire: (nowMs) => void table.expire(nowMs),
+    expire: (nowMs) => {
+      table.expire(nowMs);
+      reshare.expire(nowMs);
+    },
+    reshare,
   };
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Resharing (reshare.ts): the key's Shamir sharing over Z_q, verification shares X_j in the public key
+
+const reshareGroups = new WeakMap<DlGroup, ReshareGroup<GroupElement>>();
+
+/** A DSA or EC group in the form reshare.ts works with. */
+function dlReshareGroup(group: DlGroup): ReshareGroup<GroupElement> {
+  let g = reshareGroups.get(group);
+  if (g === undefined) {
+    g = {
+      id: group.encoding,
+      q: group.q,
+      scalarBytes: group.scalarBytes,
+      encodeScalar: (v) => encodeDlScalar(group, v),
+      decodeScalar: (bytes) => {
+        try {
+          return decodeDlScalar(group, bytes, 'scalar');
+        } catch {
+          return undefined;
+        }
+      },
+      encodeElement: (e) => group.encodeElement(e),
+      decodeElement: (bytes) => {
+        try {
+          const e = group.decodeElement(bytes, 'element');
+          return group.isIdentity(e) ? undefined : e;
+        } catch {
+          return undefined;
+        }
+      },
+      base: (v) => group.exp(group.g, v),
+      msm: (points, scalars) => group.msm(points, scalars),
+      equals: (a, b) => group.equals(a, b),
+      randomScalar: (random) => randomScalar(group, random),
+    };
+    reshareGroups.set(group, g);
+  }
+  return g;
+}
+
+const reshareInfos = new PublicKeyInfoCache(64);
+const groupsOfReshare = new WeakMap<ReshareGroup<GroupElement>, DlGroup>();
+
+/** GJKR keys for reshare.ts: degree t = dlThreshold(n, b), the public key information re-derived. */
+export const dlReshareAdapter: ReshareAdapter<GroupElement> = {
+  label: 'gjkr',
+  publicKey(bytes): SharedPublicKey<GroupElement> {
+    const info = reshareInfos.decode(bytes);
+    const group = dlReshareGroup(info.group);
+    groupsOfReshare.set(group, info.group);
+    return {
+      group,
+      n: info.n,
+      degree: info.t,
+      y: info.y,
+      verificationShare: (i) => info.verificationShares.get(i),
+    };
+  },
+  secret(key, index) {
+    const infoBytes = new ByteReader(key.share).bytes(key.share.length, 'keyShare.info');
+    if (!bytesEqual(infoBytes, key.publicKey))
+      throw new RangeError('the share belongs to another public key');
+    const share = decodeKeyShare(key.share, reshareInfos);
+    if (share.index !== index) throw new RangeError(`share ${share.index}, but this holder is ${index}`);
+    return share.x;
+  },
+  degree: dlThreshold,
+  build(old, n, commitments) {
+    const group = groupsOfReshare.get(old.group);
+    if (group === undefined) throw new Error('Invariant: the old key was decoded by this adapter');
+    const verificationShares = new Map<number, GroupElement>();
+    for (let m = 1; m <= n; m++) {
+      const powers = commitments.map((_, k) => BigInt(m) ** BigInt(k) % group.q);
+      verificationShares.set(m, group.msm(commitments, powers));
+    }
+    const info: DlPublicKeyInfo = {
+      group,
+      n,
+      t: commitments.length - 1,
+      y: commitments[0]!,
+      verificationShares,
+    };
+    validatePublicKeyInfo(info);
+    return encodePublicKeyInfo(info);
+  },
+  storedShare(publicKey, index, x) {
+    const info = reshareInfos.decode(publicKey);
+    return encodeKeyShare({ info, keyId: keyIdOf(info), index, x });
+  },
+};
 
 /** What the service stores for a holder: the share bytes and the public key information (same everywhere). */
 function storedKey(share: KeyShare): StoredKey {
@@ -560,6 +672,10 @@ export function dlCoordinator(scheme: DlScheme, options: DlCoordinatorOptions = 
     create,
     import: importKey,
     sign: signDigest,
+    reshare: async (oldGroup, newGroup, publicKey, sid, rtOld, rtNew) => {
+      publicInfo(scheme, publicKey);
+      return coordinateReshare(dlReshareAdapter, oldGroup, newGroup, publicKey, sid, rtOld, rtNew);
+    },
     publicKeyPem: (publicKey) => {
       const info = publicInfo(scheme, publicKey);
       return info.group.publicKeyPem(info.y);

@@ -50,6 +50,7 @@ import { CodecError, bytesEqual, toHex, utf8 } from '../../codec/bytes.js';
 import { sha256 } from '../../crypto/hash.js';
 import { open as openBox, seal as sealBox } from '../../crypto/threshold/gjkr-seal.js';
 import {
+  ED25519_RESHARE_GROUP,
   dealEd25519Key,
   dkgGroupKey,
   ed25519PublicKeyPem,
@@ -68,6 +69,7 @@ import {
   type DkgContext,
   type DkgRound1Message,
   type DkgRound2Message,
+  type Ed25519Element,
   type FrostCommitResponse,
   type FrostGroupKey,
   type FrostKeyShare,
@@ -134,6 +136,7 @@ import {
   type SignInput,
   type StoredKey,
 } from './scheme.js';
+import { coordinateReshare, reshareHolder, type ReshareAdapter, type SharedPublicKey } from './reshare.js';
 
 /** A session's time to live at a holder, from its first step. */
 export const FROST_SESSION_TTL_MS = 60_000;
@@ -755,8 +758,90 @@ export interface FrostHolderOptions {
 export function frostHolder(options: FrostHolderOptions = {}): SchemeHolder {
   const ttl = options.sessionTtlMs ?? FROST_SESSION_TTL_MS;
   if (!Number.isFinite(ttl) || ttl <= 0) throw new RangeError(`sessionTtlMs: expected > 0, got ${ttl}`);
-  return new FrostHolder(options.random ?? secureRandom, ttl);
+  const random = options.random ?? secureRandom;
+  const holder = new FrostHolder(random, ttl);
+  const reshare = reshareHolder(frostReshareAdapter, { random, sessionTtlMs: ttl });
+  return {
+    setup: (identity, sid, body, nowMs) => holder.setup(identity, sid, body, nowMs),
+    sign: (identity, key, sid, input, body, nowMs) => holder.sign(identity, key, sid, input, body, nowMs),
+    expire: (nowMs) => {
+      holder.expire(nowMs);
+      reshare.expire(nowMs);
+    },
+    reshare,
+  };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Resharing (reshare.ts): degree k − 1 with k = n − b, the group key's commitments and verifying shares
+
+const reshareGroupKeys = new GroupKeyCache();
+
+/** FROST keys for reshare.ts. */
+export const frostReshareAdapter: ReshareAdapter<Ed25519Element> = {
+  label: 'ed25519-frost',
+  publicKey(bytes): SharedPublicKey<Ed25519Element> {
+    const g = reshareGroupKeys.get(bytes);
+    const G = ED25519_RESHARE_GROUP;
+    const shares = g.verifyingShares.map((v) => G.decodeElement(v));
+    const y = G.decodeElement(g.publicKey);
+    if (y === undefined) throw new RangeError('the group key is not a valid element');
+    return {
+      group: G,
+      n: g.participants,
+      degree: g.threshold - 1,
+      y,
+      verificationShare: (i) =>
+        Number.isInteger(i) && i >= 1 && i <= g.participants ? shares[i - 1] : undefined,
+    };
+  },
+  secret(key, index) {
+    const group = reshareGroupKeys.get(key.publicKey);
+    const s = decodeStoredShare(key.share);
+    if (s.index !== index || !bytesEqual(s.groupKeyDigest, sha256(key.publicKey)))
+      throw new RangeError(`the stored share is not member ${index}'s share of this key`);
+    validateSigningShare({ group, index, signingShare: s.signingShare });
+    const x = ED25519_RESHARE_GROUP.decodeScalar(s.signingShare);
+    if (x === undefined) throw new RangeError('the stored signing share is not a scalar');
+    return x;
+  },
+  degree(n, b) {
+    const k = frostThreshold(n, b);
+    if (!Number.isInteger(k) || k < 2 || n > FROST_PARTICIPANTS_MAX)
+      throw new RangeError(
+        `FROST needs 2 ≤ k = n − b and n ≤ ${FROST_PARTICIPANTS_MAX}, got n = ${n}, b = ${b}`,
+      );
+    return k - 1;
+  },
+  build(old, n, commitments) {
+    const G = old.group;
+    const verifyingShares: Uint8Array[] = [];
+    for (let m = 1; m <= n; m++) {
+      const powers = commitments.map((_, k) => BigInt(m) ** BigInt(k) % G.q);
+      verifyingShares.push(G.encodeElement(G.msm(commitments, powers)));
+    }
+    const encoded = commitments.map((c) => G.encodeElement(c));
+    const group: FrostGroupKey = {
+      threshold: commitments.length,
+      participants: n,
+      publicKey: encoded[0]!,
+      commitments: encoded,
+      verifyingShares,
+    };
+    validateGroupKey(group);
+    return encodeGroupKey(group);
+  },
+  storedShare(publicKey, index, x) {
+    const group = reshareGroupKeys.get(publicKey);
+    return encodeStoredShare({
+      index,
+      n: group.participants,
+      t: group.threshold,
+      signingShare: ED25519_RESHARE_GROUP.encodeScalar(x),
+      groupKeyDigest: sha256(publicKey),
+    });
+  },
+};
 
 // ---------------------------------------------------------------------------------------------------------
 // Coordinator
@@ -1170,6 +1255,10 @@ export function frostCoordinator(): SchemeCoordinator {
     create,
     import: importKey,
     sign,
+    reshare: async (oldGroup, newGroup, publicKey, sid, rtOld, rtNew) => {
+      groupKeyArgument(publicKey);
+      return coordinateReshare(frostReshareAdapter, oldGroup, newGroup, publicKey, sid, rtOld, rtNew);
+    },
     publicKeyPem: (publicKey) => ed25519PublicKeyPem(groupKeyArgument(publicKey).publicKey),
     verify: (publicKey, input, signature) => {
       try {

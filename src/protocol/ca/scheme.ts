@@ -14,6 +14,7 @@
 import type { Random } from '../../env/random.js';
 import type { X25519KeyPair } from '../../crypto/threshold/gjkr-seal.js';
 import type { CertificateSignatureAlgorithm } from '../../crypto/threshold/x509.js';
+import type { ReshareHolder } from './reshare.js';
 
 /** Every scheme the CA service runs. `rsa-additive` is the paper's scheme for an imported RSA key. */
 export const CA_SCHEMES = [
@@ -117,6 +118,8 @@ export interface SchemeHolder {
   ): Promise<Uint8Array>;
   /** Erases sessions older than their time to live. */
   expire(nowMs: number): void;
+  /** Resharing of the stored key to a new group (reshare.ts); undefined when the scheme cannot reshare. */
+  readonly reshare?: ReshareHolder;
 }
 
 /**
@@ -138,6 +141,8 @@ export type RoundTrip = (
 export interface SchemeCulprit {
   readonly index: number;
   readonly reason: string;
+  /** In a reshare: the index is in the old group (the dealers), not the new one. */
+  readonly old?: boolean;
 }
 
 /** A key set up among the group. */
@@ -184,6 +189,19 @@ export interface SchemeCoordinator {
     pem: string,
     rt: RoundTrip,
     random: Random,
+  ) => Promise<CreatedKey>;
+  /**
+   * Reshares the key of `oldGroup` (its stored `publicKey`) to `newGroup` without reconstructing it
+   * (reshare.ts): the signing key stays, every share and the public key bytes change. `rtOld` reaches the
+   * old holders, `rtNew` the new ones. Undefined when the scheme cannot reshare.
+   */
+  readonly reshare?: (
+    oldGroup: GroupDirectory,
+    newGroup: GroupDirectory,
+    publicKey: Uint8Array,
+    sid: Uint8Array,
+    rtOld: RoundTrip,
+    rtNew: RoundTrip,
   ) => Promise<CreatedKey>;
   /** Signs `input` with the group's key; throws SchemeFailure when fewer holders than needed are correct. */
   sign(
