@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { CA_SCHEMES, type CaScheme } from '../protocol/ca/scheme.js';
 import type { NameAttribute } from '../crypto/threshold/x509.js';
-import { command, withClient, type Io } from './command.js';
+import { CliFailure, command, withClient, type Io } from './command.js';
 import { CLIENT_OPTIONS, UsageError } from './options.js';
 
 const CA_TIMEOUT_MS = '300000';
@@ -16,7 +16,7 @@ const CA_DETAILS = [
   'never exists on any server or client after it is distributed. Its public record ("descriptor": scheme,',
   'members, public key, who may ask for signatures, the CA certificate) is the BFTKV variable bftkv/ca/NAME;',
   'whoever creates NAME first owns it (trust on first use, by UID). Only the owner may create, import,',
-  'replace or delete the key and change who may request signatures; every signing request is signed,',
+  'replace, reshare or delete the key and change who may request signatures; every signing request is signed,',
   'replay-protected and logged by every holder. Schemes: rsa-shoup (new RSA key, Shoup), rsa-additive (an',
   'imported RSA key, the paper’s additive scheme), ecdsa-p256, ecdsa-secp256k1, dsa (Gennaro et al.),',
   'ed25519-frost (RFC 9591). Up to the scheme’s tolerance, faulty holders are named and signing goes on.',
@@ -342,6 +342,52 @@ export const caDeleteCommand = command(
   },
 );
 
+export const caReshareCommand = command(
+  {
+    name: 'ca reshare',
+    summary: 'Give the key fresh shares, on the current quorum clique, without changing it (owner only).',
+    usage: 'NAME [options]',
+    positionals: [1, 1],
+    options: { ...COMMON },
+    details: [
+      'The holders deal their shares to the members of your first quorum clique (the same clique for a',
+      'refresh, or the clique the key should move to) without the key ever being put together: the public',
+      'key and the CA certificate stay the same, every share is new, and old holders erase theirs. Shares',
+      'stolen before a reshare are useless with shares stolen after it. Schemes ecdsa-p256, ecdsa-secp256k1,',
+      'dsa and ed25519-frost; an RSA key cannot be reshared (replace it with ca create --replace).',
+    ].join('\n'),
+    examples: ['bftkv ca reshare --cluster C myca'],
+  },
+  async ({ values, positionals }, io) => {
+    const name = caName(positionals);
+    return withClient('ca reshare', timeoutOf(values), io, async (kv, signal) => {
+      const out = await kv.ca.reshare(name, signal).catch((e: unknown) => {
+        if (e instanceof RangeError)
+          throw new CliFailure(
+            'unsupported',
+            e.message,
+            'an RSA key cannot be reshared: `bftkv ca create --replace`',
+          );
+        throw e;
+      });
+      const culprits = out.culprits.map((c) => `  ${c.id}: ${c.reason}\n`).join('');
+      return {
+        text:
+          `reshared ${name} to ${out.stored.length} of ${out.info.descriptor.members.length} holders; ` +
+          `${out.committed.length} switched; public key unchanged\n${culprits}`,
+        json: {
+          name,
+          holders: out.info.descriptor.members.map((m) => m.id),
+          stored: out.stored,
+          committed: out.committed,
+          culprits: out.culprits,
+          publicKey: out.info.publicKeyPem,
+        },
+      };
+    });
+  },
+);
+
 export const caLogCommand = command(
   {
     name: 'ca log',
@@ -389,5 +435,6 @@ export const CA_COMMANDS = [
   caDeauthorizeCommand,
   caIssueCommand,
   caDeleteCommand,
+  caReshareCommand,
   caLogCommand,
 ];

@@ -185,6 +185,7 @@ export class BftkvServer {
       random: deps.random,
       graph,
       clique: () => this.quorums.get().cliqueOf(this.id),
+      cliques: () => this.quorums.get().cliques,
       holder: holderRegistry(deps.random),
       owner: (x, claimFor) => this.ownerOf(x, claimFor),
       lastSigned: async (x) => {

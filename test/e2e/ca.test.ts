@@ -1,6 +1,6 @@
 /**
  * End to end, the distributed CA on a real multi-process cluster (small topology: one clique of 4) through
- * the CLI: a key of every scheme is created or imported, every server is killed (SIGKILL) and restarted
+ * the CLI: a key of every scheme is created or imported, two are reshared, every server is killed (SIGKILL) and restarted
  * between key distribution and signing, then each key signs a file that OpenSSL's command line and
  * node:crypto verify; a PKCS#10 request becomes a certificate `openssl verify` accepts; a second UID is
  * refused until the owner authorizes it.
@@ -115,6 +115,17 @@ void test(
         assert.equal(out.scheme, ca.scheme);
         assert.equal((out.holders as string[]).length, 4);
       }
+
+      // Two keys get fresh shares (reshare): same public key, and the restart below must bring back the
+      // new shares; an RSA key cannot be reshared and the CLI says so.
+      for (const name of ['p256', 'ed']) {
+        const before = await ok(dir, ['ca', 'pubkey', name, ...C]);
+        const out = await ok(dir, ['ca', 'reshare', name, ...C]);
+        assert.equal((out.stored as string[]).length, 4);
+        assert.equal((out.committed as string[]).length, 4);
+        assert.equal(out.publicKey, before.publicKey);
+      }
+      assert.equal(await fails(dir, ['ca', 'reshare', 'shoup', ...C]), 'unsupported');
 
       // Every server is killed and restarted: the shares must come back from disk (encrypted at rest).
       for (const n of ['c01', 'c02', 'c03', 'c04']) {

@@ -221,6 +221,147 @@ void describe('distributed CA: ownership, authorization, replay, restart (small 
 });
 
 // ---------------------------------------------------------------------------------------------------------
+// Reshare
+
+/** Drops every CA call of operation `op` (a holder that never hears of it). */
+function misses(op: CaAction['op']): ServerBehaviour {
+  return {
+    name: `ca-misses-${op}`,
+    wrap: (server) => async (from, payload) => {
+      const req = decodeRequest(payload);
+      if (req.kind === 'ca' && req.call.action.op === op) return new Promise<Uint8Array>(() => undefined);
+      return server.handle(from, payload);
+    },
+  };
+}
+
+/** The public key bytes of the share holder `name` keeps for CA `ca` (its record's public key field). */
+async function heldKey(cluster: SimCluster, name: string, ca: string): Promise<string | undefined> {
+  const raw = await cluster.storage(name).get('ca', utf8(`key/${ca}`));
+  return raw === undefined ? undefined : Buffer.from(raw).toString('hex');
+}
+
+for (const scheme of ['ecdsa-p256', 'ed25519-frost'] as const) {
+  void describe(`${scheme}: reshare (small topology, n = 4)`, () => {
+    void test('same signing key, new shares; old descriptor refused; log continues; survives a restart', async () => {
+      const cluster = await SimCluster.start({ seed: `ca/reshare/${scheme}`, topology: smallTopology() });
+      const alice = caOf(cluster, 'u01');
+      const bob = caOf(cluster, 'u11');
+      const info = await cluster.run(() => alice.create('rotate', scheme));
+      await cluster.run(() => alice.authorize('rotate', 'bob@example.com'));
+      const before = await cluster.run(() => bob.info('rotate'));
+      await cluster.run(() => bob.signData('rotate', utf8('before')));
+      const held = await Promise.all(['c01', 'c02', 'c03', 'c04'].map((n) => heldKey(cluster, n, 'rotate')));
+
+      // Only the owner may reshare.
+      assert.equal(await refusal(cluster.run(() => bob.reshare('rotate'))), 'permissionDenied');
+      const out = await cluster.run(() => alice.reshare('rotate'));
+      assert.equal(out.stored.length, 4);
+      assert.deepEqual(out.culprits, []);
+      assert.equal(out.committed.length, 4);
+      assert.equal(out.info.publicKeyPem, info.publicKeyPem, 'the signing key is the same');
+      assert.deepEqual(
+        out.info.descriptor.certificate,
+        info.descriptor.certificate,
+        'the CA certificate stays',
+      );
+      assert.deepEqual(out.info.descriptor.authorized, ['bob@example.com']);
+      assert.notDeepEqual(
+        out.info.descriptor.publicKey,
+        info.descriptor.publicKey,
+        'new verification shares',
+      );
+      // Every holder switched to its new share: the old ones are gone.
+      for (const [k, n] of ['c01', 'c02', 'c03', 'c04'].entries()) {
+        const now = await heldKey(cluster, n, 'rotate');
+        assert.notEqual(now, held[k], `${n} still holds its old share`);
+        assert.equal(await cluster.storage(n).get('ca', utf8('pending/rotate')), undefined);
+      }
+      const data = utf8('after');
+      const s = await cluster.run(() => bob.signData('rotate', data));
+      assert.ok(verifies(info.publicKeyPem, scheme, data, s.signature));
+      // The descriptor from before the reshare names a key no holder has any more.
+      assert.equal(
+        await refusal(cluster.run(() => bob.signWithInfo(before, bob.inputFor(before, data)))),
+        'caDescriptor',
+      );
+      // The signature log goes on where it was (CA certificate, before, after).
+      const logs = await cluster.run(() => alice.log('rotate'));
+      for (const entries of logs.values())
+        assert.deepEqual(
+          entries.map((e) => e.seq),
+          entries.map((_, i) => BigInt(i)),
+        );
+      for (const n of ['c01', 'c02', 'c03', 'c04']) cluster.crash(n);
+      for (const n of ['c01', 'c02', 'c03', 'c04']) await cluster.restart(n);
+      const again = await cluster.run(() => alice.signData('rotate', data));
+      assert.ok(verifies(info.publicKeyPem, scheme, data, again.signature));
+      cluster.stopGossip();
+    });
+  });
+}
+
+void test('reshare: a holder that missed the commit switches when it is next asked to sign', async () => {
+  const cluster = await SimCluster.start({
+    seed: 'ca/reshare/missed-commit',
+    topology: smallTopology(),
+    behaviours: new Map([['c03', misses('commit')]]),
+  });
+  const alice = caOf(cluster, 'u01');
+  const info = await cluster.run(() => alice.create('late', SCHEME));
+  const before = await heldKey(cluster, 'c03', 'late');
+  const out = await cluster.run(() => alice.reshare('late'));
+  assert.equal(out.committed.length, 3);
+  assert.ok(!out.committed.includes(cluster.identity('c03').id));
+  assert.notEqual(await cluster.storage('c03').get('ca', utf8('pending/late')), undefined);
+  // Two holders down: the signature needs c03 (2t + 1 = 3 of 4 GJKR holders), on its new share.
+  cluster.crash('c04');
+  const data = utf8('late');
+  const s = await cluster.run(() => alice.signData('late', data));
+  assert.ok(verifies(info.publicKeyPem, SCHEME, data, s.signature));
+  assert.equal(await cluster.storage('c03').get('ca', utf8('pending/late')), undefined);
+  assert.notEqual(await heldKey(cluster, 'c03', 'late'), before, 'c03 switched to its new share');
+  cluster.stopGossip();
+});
+
+void test('reshare: RSA keys cannot be reshared; the client says so and holders refuse', async () => {
+  const cluster = await SimCluster.start({ seed: 'ca/reshare/rsa', topology: smallTopology() });
+  const alice = caOf(cluster, 'u01');
+  const info = await cluster.run(() => alice.create('rsa', 'rsa-shoup', { modulusBits: 1024 }));
+  await assert.rejects(
+    cluster.run(() => alice.reshare('rsa')),
+    RangeError,
+  );
+  // A hand-made reshare call reaches a holder anyway: refused with a typed error.
+  const u01 = cluster.identity('u01');
+  const holder = cluster.identity('c01');
+  const unsigned = {
+    name: 'rsa',
+    sid: cluster.random.bytes(32),
+    requester: u01.cert,
+    issuedMs: BigInt(cluster.sim.now),
+    nonce: cluster.random.bytes(CA_NONCE_BYTES),
+    action: {
+      op: 'reshare',
+      role: 'dealer',
+      descriptor: info.record,
+      members: info.descriptor.members,
+      body: new Uint8Array([0x50, ...new Uint8Array(32)]),
+    } as CaAction,
+  };
+  const call = { ...unsigned, signature: sign(u01.key, callStatement(holder.id, unsigned)) };
+  const net = cluster.net.transportFor(u01.id);
+  const res = await cluster.run(async () =>
+    decodeResponse(
+      'ca',
+      await net.request(holder.id, holder.cert.body.address, encodeRequest({ kind: 'ca', call })),
+    ),
+  );
+  assert.equal(res.kind === 'error' ? res.code : 'ok', 'caRefused');
+  cluster.stopGossip();
+});
+
+// ---------------------------------------------------------------------------------------------------------
 // Malicious share holders
 
 /** Answers CA signing steps, but with one bit of the scheme's answer flipped (a wrong share or partial). */
@@ -276,6 +417,66 @@ async function byzantineRun(behaviours: Map<string, ServerBehaviour>, seed: stri
   const cluster = await SimCluster.start({ seed, topology: referenceTopology(), behaviours });
   const owner = caOf(cluster, 'u01');
   return { cluster, owner };
+}
+
+/** Flips a bit of every reshare dealing this holder sends (a wrong dealing; its signature fails). */
+const wrongDealing: ServerBehaviour = {
+  name: 'ca-wrong-dealing',
+  wrap: (server) => async (from, payload) => {
+    const answer = await server.handle(from, payload);
+    const req = decodeRequest(payload);
+    if (req.kind !== 'ca' || req.call.action.op !== 'reshare' || req.call.action.role !== 'dealer')
+      return answer;
+    const res = decodeResponse('ca', answer);
+    if (res.kind !== 'ca' || res.body.length === 0) return answer;
+    const body = new Uint8Array(res.body);
+    body[body.length - 100]! ^= 0x01;
+    return encodeResponse({ kind: 'ca', body });
+  },
+};
+
+/** Answers each reshare step with its answer to the same step of the previous reshare (a replayed phase). */
+function replaysOldDealings(): ServerBehaviour {
+  const previous = new Map<string, Uint8Array>();
+  return {
+    name: 'ca-replay-dealing',
+    wrap: (server) => async (from, payload) => {
+      const answer = await server.handle(from, payload);
+      const req = decodeRequest(payload);
+      if (req.kind !== 'ca' || req.call.action.op !== 'reshare') return answer;
+      const step = `${req.call.action.role}/${req.call.action.body[0]}`;
+      const old = previous.get(step);
+      previous.set(step, answer);
+      return old ?? answer;
+    },
+  };
+}
+
+for (const scheme of ['ecdsa-p256', 'ed25519-frost'] as const) {
+  for (const [label, make] of [
+    ['wrong dealings', () => wrongDealing],
+    ['withheld dealings', () => misses('reshare')],
+    ['replayed dealings', replaysOldDealings],
+  ] as const) {
+    void test(`${scheme} reshare with ${label} from b = 3 of 10 holders: succeeds, culprits named`, async () => {
+      const bad = ['a02', 'a05', 'a09'];
+      const { cluster, owner } = await byzantineRun(
+        new Map(bad.map((n) => [n, make()])),
+        `ca/byz-reshare/${scheme}/${label}`,
+      );
+      const info = await cluster.run(() => owner.create('corp', scheme));
+      // The first reshare teaches the replaying holders an old answer; the second is the one judged.
+      let out = await cluster.run(() => owner.reshare('corp'));
+      if (label === 'replayed dealings') out = await cluster.run(() => owner.reshare('corp'));
+      const named = new Set(out.culprits.map((c) => cluster.name(c.id)));
+      assert.deepEqual([...named].sort(), [...bad].sort());
+      assert.ok(out.stored.length >= 7);
+      const data = utf8('after the reshare');
+      const s = await cluster.run(() => owner.signData('corp', data));
+      assert.ok(verifies(info.publicKeyPem, scheme, data, s.signature));
+      cluster.stopGossip();
+    });
+  }
 }
 
 /** Each scheme with the options that keep it quick here (1024-bit RSA moduli: set-up time, not security). */

@@ -98,6 +98,18 @@ export interface CreateOptions extends CoordinatorOptions {
 
 const TEN_YEARS_S = 10 * 365 * 24 * 3600;
 
+/** The outcome of a reshare. */
+export interface ReshareResult {
+  /** The new descriptor (new members, new public key bytes, same signing key). */
+  readonly info: CaInfo;
+  /** New holders that stored a share. */
+  readonly stored: readonly NodeId[];
+  /** Old (dealers) and new holders whose answers were wrong or missing. */
+  readonly culprits: readonly { readonly id: NodeId; readonly reason: string }[];
+  /** Holders (old and new) that confirmed the commit. */
+  readonly committed: readonly NodeId[];
+}
+
 /** What a scheme signs for `data`: its SHA-256 digest, or (Ed25519) the data itself. */
 export function signInputFor(coordinator: SchemeCoordinator, data: Uint8Array): SignInput {
   return coordinator.input === 'digest'
@@ -268,15 +280,30 @@ export class CaClient {
       this.round(name, sid, certs, to, (i) => action(body(i)), errors, need, signal, accept);
   }
 
-  /** A scheme failure as the error callers see: the holders' most frequent refusal when they refused. */
-  private failure(e: unknown, errors: Map<ErrorCode, number>, members: readonly MemberKey[]): unknown {
+  /**
+   * A scheme failure as the error callers see: the holders' most frequent refusal when they refused.
+   * Culprits index `members`, or `oldMembers` when marked old (a reshare's dealers).
+   */
+  private failure(
+    e: unknown,
+    errors: Map<ErrorCode, number>,
+    members: readonly MemberKey[],
+    oldMembers: readonly MemberKey[] = members,
+  ): unknown {
     if (!(e instanceof SchemeFailure)) return e;
-    const culprits = e.culprits.map((c) => members[c.index - 1]?.id ?? `#${c.index}`);
-    return mostFrequentError(errors, 'insufficientResponses', e.message, culprits);
+    const culprits = this.culpritsOf(e.culprits, members, oldMembers).map((c) => c.id);
+    return mostFrequentError(errors, 'insufficientResponses', e.message, [...new Set(culprits)]);
   }
 
-  private culpritsOf(cs: readonly SchemeCulprit[], members: readonly MemberKey[]) {
-    return cs.map((c) => ({ id: members[c.index - 1]?.id ?? `#${c.index}`, reason: c.reason }));
+  private culpritsOf(
+    cs: readonly SchemeCulprit[],
+    members: readonly MemberKey[],
+    oldMembers: readonly MemberKey[] = members,
+  ) {
+    return cs.map((c) => ({
+      id: (c.old === true ? oldMembers : members)[c.index - 1]?.id ?? `#${c.index}`,
+      reason: c.reason,
+    }));
   }
 
   /** Creates a fresh key (DKG; a dealer that erases it for rsa-shoup), then its descriptor and CA certificate. */
@@ -425,11 +452,7 @@ export class CaClient {
   async signWithInfo(info: CaInfo, input: SignInput, signal?: AbortSignal): Promise<CaSignature> {
     const d = info.descriptor;
     const coordinator = coordinatorFor(d.scheme);
-    const certs = d.members.map((m) => {
-      const c = this.client.serverCertificate(m.id);
-      if (c === undefined) throw new ProtocolError('unavailable', `no certificate for holder ${m.id}`);
-      return c;
-    });
+    const certs = this.holderCertificates(d);
     const sid = this.deps.random.bytes(CA_SESSION_ID_BYTES);
     const errors = new Map<ErrorCode, number>();
     const rt = this.roundTrip(
@@ -511,6 +534,83 @@ export class CaClient {
       // A request that does not parse or whose self-signature fails is a bad argument of the caller.
       if (e instanceof CertificateRequestError) throw new RangeError(e.message);
       throw e;
+    });
+  }
+
+  /**
+   * Reshares CA `name`'s key to the members of this client's quorum clique (owner only; GJKR and FROST
+   * schemes): the old holders deal their shares to the new group, which ends with fresh shares of the same
+   * key (docs/PROTOCOL.md §15.6). Then the descriptor names the new group and public key bytes, and every
+   * old and new holder is told to switch to its new share or erase its old one. The signing key, its PEM
+   * and the CA certificate stay the same.
+   */
+  async reshare(name: string, signal?: AbortSignal): Promise<ReshareResult> {
+    const info = await this.info(name, signal);
+    const d = info.descriptor;
+    const coordinator = coordinatorFor(d.scheme);
+    const reshare = coordinator.reshare;
+    if (reshare === undefined)
+      throw new RangeError(
+        `a ${d.scheme} key cannot be reshared (docs/PROTOCOL.md §15.6); replace it instead`,
+      );
+    const oldCerts = this.holderCertificates(d);
+    const newCerts = this.groupMembers();
+    const newMembers = await this.hello(name, newCerts, signal);
+    const sid = this.deps.random.bytes(CA_SESSION_ID_BYTES);
+    const errors = new Map<ErrorCode, number>();
+    const action =
+      (role: 'dealer' | 'receiver') =>
+      (body: Uint8Array): CaAction => ({
+        op: 'reshare',
+        role,
+        descriptor: info.record,
+        members: newMembers,
+        body,
+      });
+    let created;
+    try {
+      created = await reshare(
+        this.directory(d.members, oldCerts),
+        this.directory(newMembers, newCerts),
+        d.publicKey,
+        sid,
+        this.roundTrip(name, sid, oldCerts, action('dealer'), errors, signal),
+        this.roundTrip(name, sid, newCerts, action('receiver'), errors, signal),
+      );
+    } catch (e) {
+      throw this.failure(e, errors, newMembers, d.members);
+    }
+    if (coordinator.publicKeyPem(created.publicKey) !== info.publicKeyPem)
+      throw new Error('Invariant: a reshare keeps the signing key');
+    await this.writeDescriptor(name, { ...d, members: newMembers, publicKey: created.publicKey }, signal);
+    const next = await this.info(name, signal);
+    // Old holders erase their shares, new ones switch to theirs (a holder that misses this switches when
+    // it is next asked to sign under the new descriptor).
+    const everyone = [...new Map([...oldCerts, ...newCerts].map((c) => [c.id, c])).values()];
+    const answers = await this.round(
+      name,
+      this.deps.random.bytes(CA_SESSION_ID_BYTES),
+      everyone,
+      everyone.map((_, i) => i + 1),
+      () => ({ op: 'commit', descriptor: next.record }),
+      new Map(),
+      undefined,
+      signal,
+    );
+    return {
+      info: next,
+      stored: created.stored.map((i) => newMembers[i - 1]!.id),
+      culprits: this.culpritsOf(created.culprits, newMembers, d.members),
+      committed: [...answers].filter(([, b]) => b !== undefined).map(([i]) => everyone[i - 1]!.id),
+    };
+  }
+
+  /** The certificates of a descriptor's holders, in index order. */
+  private holderCertificates(d: CaDescriptor): Certificate[] {
+    return d.members.map((m) => {
+      const c = this.client.serverCertificate(m.id);
+      if (c === undefined) throw new ProtocolError('unavailable', `no certificate for holder ${m.id}`);
+      return c;
     });
   }
 

@@ -38,6 +38,7 @@ import { quorumCertificateCount } from '../verify.js';
 import {
   SchemeError,
   type CaScheme,
+  type GroupDirectory,
   type HolderIdentity,
   type SchemeHolder,
   type SignInput,
@@ -57,6 +58,7 @@ import {
   encodeSignInput,
   decodeLogEntry,
   type CaCall,
+  type CaDescriptor,
   type CaLogEntry,
   type MemberKey,
 } from './wire.js';
@@ -93,6 +95,8 @@ export interface CaServiceDeps {
   readonly graph: TrustGraph;
   /** This node's quorum clique in its current view. */
   readonly clique: () => CliqueQuorum | undefined;
+  /** Every quorum clique in this node's current view (a reshare's new group must be one of them). */
+  readonly cliques: () => readonly CliqueQuorum[];
   /** The scheme's holder on this server. */
   readonly holder: (scheme: CaScheme) => SchemeHolder;
   /** The owner UID of variable x at this signer, claiming it for `claimFor` when nobody owns it. */
@@ -177,6 +181,8 @@ function decodeKeyRecord(b: Uint8Array): KeyRecord {
 }
 
 const keyKey = (name: string) => utf8(`key/${name}`);
+/** A share a reshare produced, kept until the owner commits the descriptor that names it. */
+const pendingKey = (name: string) => utf8(`pending/${name}`);
 const logPrefix = (name: string) => utf8(`log/${name}/`);
 function logKey(name: string, seq: bigint): Uint8Array {
   const p = logPrefix(name);
@@ -187,7 +193,7 @@ function logKey(name: string, seq: bigint): Uint8Array {
 }
 
 interface Session {
-  readonly op: 'setup' | 'sign';
+  readonly op: 'setup' | 'sign' | 'dealer' | 'receiver';
   readonly name: string;
   readonly requester: NodeId;
   readonly scheme: CaScheme;
@@ -198,6 +204,23 @@ interface Session {
   readonly memberKeys?: readonly Uint8Array[];
   readonly replace?: boolean;
   readonly input?: Uint8Array;
+  /** reshare: the descriptor record the session was opened under (its t and the old key). */
+  readonly descriptor?: SignedRecord;
+  /** dealer: the new group; receiver: the old group (the dealers). */
+  readonly other?: GroupDirectory;
+  /** reshare: the public key the descriptor names (the key being reshared). */
+  readonly oldPublicKey?: Uint8Array;
+}
+
+/** What a commit did at a holder (the answer's one byte). */
+export const COMMIT_RESULTS = ['none', 'current', 'promoted', 'erased'] as const;
+export type CommitResult = (typeof COMMIT_RESULTS)[number];
+
+function sameMembers(a: readonly MemberKey[], b: readonly MemberKey[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((m, i) => m.id === b[i]!.id && bytesEqual(m.encryptionKey, b[i]!.encryptionKey))
+  );
 }
 
 /** The CA holder service of one server (see the module comment). */
@@ -285,6 +308,10 @@ export class CaService {
         return this.remove(call);
       case 'log':
         return this.log(call, a.limit);
+      case 'reshare':
+        return this.reshareStep(call, a);
+      case 'commit':
+        return this.commit(call, a.descriptor);
     }
   }
 
@@ -302,7 +329,7 @@ export class CaService {
   }
 
   /** The session `sid` continued by `call`, which must match it. */
-  private continued(sid: string, call: CaCall, op: 'setup' | 'sign'): Session | undefined {
+  private continued(sid: string, call: CaCall, op: Session['op']): Session | undefined {
     const s = this.sessions.get(sid);
     if (s === undefined) return undefined;
     if (s.op !== op || s.name !== call.name || s.requester !== call.requester.id)
@@ -311,29 +338,46 @@ export class CaService {
   }
 
   private identityFor(members: readonly MemberKey[], memberKeys: readonly Uint8Array[]): HolderIdentity {
-    const index = members.findIndex((m) => m.id === this.deps.id) + 1;
-    const n = members.length;
     return {
-      index,
-      n,
-      b: Math.floor((n - 1) / 3),
+      ...directoryOf(members, memberKeys),
+      index: members.findIndex((m) => m.id === this.deps.id) + 1,
       encryption: this.encryption,
       sign: (m) => sign(this.deps.key, m),
-      encryptionKey: (i) =>
-        Number.isInteger(i) && i >= 1 && i <= n ? members[i - 1]!.encryptionKey : undefined,
-      verify: (i, m, sig) => {
-        if (!Number.isInteger(i) || i < 1 || i > n) return false;
-        try {
-          return verify(memberKeys[i - 1]!, m, sig);
-        } catch {
-          return false;
-        }
-      },
     };
+  }
+
+  /** The members' node keys from this node's graph, each member's X25519 key checked against it. */
+  private attestedKeys(members: readonly MemberKey[]): Uint8Array[] {
+    return members.map((m) => {
+      const cert = this.deps.graph.certificate(m.id);
+      if (
+        cert === undefined ||
+        this.deps.graph.isRevoked(m.id) ||
+        !verify(cert.body.publicKey, attestationStatement(m.id, m.encryptionKey), m.attestation)
+      )
+        throw new ProtocolError('caRefused', `member ${m.id}: X25519 key not attested by its node key`);
+      return cert.body.publicKey;
+    });
+  }
+
+  /** The group must be exactly this node's clique, with this node's own X25519 key. */
+  private requireOwnClique(clique: CliqueQuorum, members: readonly MemberKey[]): void {
+    const ids = members.map((m) => m.id);
+    const expected = [...clique.members].sort();
+    if (ids.length !== expected.length || ids.some((id, i) => id !== expected[i]))
+      throw new ProtocolError('caRefused', 'the group is not this node’s quorum clique');
+    const own = members.find((m) => m.id === this.deps.id)!;
+    if (!bytesEqual(own.encryptionKey, this.encryption.publicKey))
+      throw new ProtocolError('caRefused', 'this node’s X25519 key in the group is not its own');
   }
 
   private async loadKey(name: string): Promise<KeyRecord | undefined> {
     const raw = await this.deps.storage.get('ca', keyKey(name));
+    return raw === undefined ? undefined : decodeKeyRecord(raw);
+  }
+
+  private async loadPending(name: string): Promise<KeyRecord | undefined> {
+    const raw = await this.deps.storage.get('ca', pendingKey(name));
     return raw === undefined ? undefined : decodeKeyRecord(raw);
   }
 
@@ -346,23 +390,8 @@ export class CaService {
     let s = this.continued(sid, call, 'setup');
     if (s === undefined) {
       const clique = this.requireCertified(call);
-      // The group must be exactly this node's clique, each member's X25519 key attested by its node key.
-      const ids = a.members.map((m) => m.id);
-      const expected = [...clique.members].sort();
-      if (ids.length !== expected.length || ids.some((id, i) => id !== expected[i]))
-        throw new ProtocolError('caRefused', 'the group is not this node’s quorum clique');
-      const memberKeys = a.members.map((m) => {
-        const cert = this.deps.graph.certificate(m.id);
-        if (
-          cert === undefined ||
-          !verify(cert.body.publicKey, attestationStatement(m.id, m.encryptionKey), m.attestation)
-        )
-          throw new ProtocolError('caRefused', `member ${m.id}: X25519 key not attested by its node key`);
-        return cert.body.publicKey;
-      });
-      const own = a.members.find((m) => m.id === this.deps.id)!;
-      if (!bytesEqual(own.encryptionKey, this.encryption.publicKey))
-        throw new ProtocolError('caRefused', 'this node’s X25519 key in the group is not its own');
+      this.requireOwnClique(clique, a.members);
+      const memberKeys = this.attestedKeys(a.members);
       await this.requireOwner(call, true);
       const existing = await this.loadKey(call.name);
       if (existing !== undefined && !a.replace)
@@ -421,7 +450,7 @@ export class CaService {
         sealedShare: this.seal(call.name, keyId, key.share),
         // A replaced key keeps the descriptor floor: an older descriptor must not authorize the new key.
         descriptorT: existing?.descriptorT ?? 0n,
-        nextSeq: existing?.nextSeq ?? 0n,
+        nextSeq: existing?.nextSeq ?? (await this.nextLogSeq(call.name)),
       };
       await this.deps.storage.write([{ ns: 'ca', key: keyKey(call.name), value: encodeKeyRecord(record) }]);
       this.stats.keysStored++;
@@ -467,9 +496,12 @@ export class CaService {
     const sid = toHex(call.sid);
     const now = this.deps.clock.now();
     const input = encodeSignInput(a.input);
-    const k = await this.loadKey(call.name);
-    if (k === undefined) throw new ProtocolError('caNoKey', `no share of CA ${call.name} here`);
     let s = this.continued(sid, call, 'sign');
+    const k =
+      s === undefined
+        ? await this.adoptNamed(call.name, a.descriptor, await this.loadKey(call.name))
+        : await this.loadKey(call.name);
+    if (k === undefined) throw new ProtocolError('caNoKey', `no share of CA ${call.name} here`);
     if (s === undefined) {
       this.requireCertified(call);
       await this.authorize(call, a.descriptor, k, a.input);
@@ -501,11 +533,11 @@ export class CaService {
     }
   }
 
-  /** The descriptor checks, then the log entry and the new descriptor floor, durably, in one write. */
-  private async authorize(call: CaCall, rec: SignedRecord, k: KeyRecord, input: SignInput): Promise<void> {
-    if (!bytesEqual(rec.x, caVariable(call.name)))
+  /** A descriptor record of CA `name` written by `ownerUid`, collectively signed in this node's view. */
+  private checkDescriptor(name: string, rec: SignedRecord, ownerUid: string): CaDescriptor {
+    if (!bytesEqual(rec.x, caVariable(name)))
       throw new ProtocolError('caDescriptor', 'the record is not this CA’s descriptor');
-    if (rec.writer.body.uid !== k.ownerUid)
+    if (rec.writer.body.uid !== ownerUid)
       throw new ProtocolError('caDescriptor', 'the descriptor was not written by the CA’s owner');
     let d;
     try {
@@ -513,10 +545,24 @@ export class CaService {
     } catch (e) {
       throw new ProtocolError('caDescriptor', `the descriptor does not decode: ${String(e)}`);
     }
-    if (d.name !== call.name || d.scheme !== k.scheme || !bytesEqual(d.publicKey, k.publicKey))
-      throw new ProtocolError('caDescriptor', 'the descriptor names another key');
+    if (d.name !== name) throw new ProtocolError('caDescriptor', 'the descriptor names another CA');
     if (!verifySelfSignature(rec.writer) || !this.deps.recordValid(rec))
       throw new ProtocolError('caDescriptor', 'the descriptor’s collective signature is not sufficient here');
+    return d;
+  }
+
+  /** The floor: a descriptor older than one this holder accepted or signed authorizes nothing. */
+  private async requireFresh(rec: SignedRecord, k: KeyRecord | undefined): Promise<void> {
+    const floor = [k?.descriptorT ?? 0n, await this.deps.lastSigned(rec.x)].reduce((x, y) => (x > y ? x : y));
+    if (rec.t < floor)
+      throw new ProtocolError('caDescriptor', `a newer descriptor exists (t ${floor} > ${rec.t})`, floor);
+  }
+
+  /** The descriptor checks, then the log entry and the new descriptor floor, durably, in one write. */
+  private async authorize(call: CaCall, rec: SignedRecord, k: KeyRecord, input: SignInput): Promise<void> {
+    const d = this.checkDescriptor(call.name, rec, k.ownerUid);
+    if (d.scheme !== k.scheme || !bytesEqual(d.publicKey, k.publicKey))
+      throw new ProtocolError('caDescriptor', 'the descriptor names another key');
     const uid = call.requester.body.uid;
     if (uid !== k.ownerUid && !d.authorized.includes(uid))
       throw new ProtocolError(
@@ -525,9 +571,7 @@ export class CaService {
       );
     await this.locks.run(call.name, async () => {
       const fresh = (await this.loadKey(call.name)) ?? k;
-      const floor = [fresh.descriptorT, await this.deps.lastSigned(rec.x)].reduce((x, y) => (x > y ? x : y));
-      if (rec.t < floor)
-        throw new ProtocolError('caDescriptor', `a newer descriptor exists (t ${floor} > ${rec.t})`, floor);
+      await this.requireFresh(rec, fresh);
       const entry: CaLogEntry = {
         seq: fresh.nextSeq,
         atMs: BigInt(this.deps.clock.now()),
@@ -545,6 +589,193 @@ export class CaService {
       ];
       await this.deps.storage.write(ops);
     });
+  }
+
+  /** The next signature-log sequence number of `name` when no key record carries it (after a delete). */
+  private async nextLogSeq(name: string): Promise<bigint> {
+    const last = await this.deps.storage.scan('ca', { prefix: logPrefix(name), reverse: true, limit: 1 });
+    return last.length === 0 ? 0n : decodeLogEntry(last[0]![1]).seq + 1n;
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // Reshare (reshare.ts): old holders deal, new holders receive a pending share; the owner commits
+
+  private async reshareStep(
+    call: CaCall,
+    a: Extract<CaCall['action'], { op: 'reshare' }>,
+  ): Promise<Uint8Array> {
+    // A member of both groups runs both roles under the same sid.
+    const sid = `${a.role}:${toHex(call.sid)}`;
+    const now = this.deps.clock.now();
+    let s = this.continued(sid, call, a.role);
+    if (s === undefined) {
+      const clique = this.requireCertified(call);
+      const owner = await this.requireOwner(call, false);
+      const d = this.checkDescriptor(call.name, a.descriptor, owner);
+      const k = await this.loadKey(call.name);
+      await this.requireFresh(a.descriptor, k);
+      const newKeys = this.attestedKeys(a.members);
+      const common = {
+        name: call.name,
+        requester: call.requester.id,
+        scheme: d.scheme,
+        openedMs: now,
+        descriptor: a.descriptor,
+        oldPublicKey: d.publicKey,
+        members: a.members,
+      };
+      if (a.role === 'dealer') {
+        if (k === undefined) throw new ProtocolError('caNoKey', `no share of CA ${call.name} here`);
+        if (d.scheme !== k.scheme || !bytesEqual(d.publicKey, k.publicKey))
+          throw new ProtocolError('caDescriptor', 'the descriptor names another key');
+        // The owner must never be able to move the key to a group it made up: the new group must be a
+        // quorum clique in this holder's own view of the trust graph.
+        const ids = a.members.map((m) => m.id);
+        const isClique = this.deps
+          .cliques()
+          .some(
+            (c) => c.members.length === ids.length && [...c.members].sort().every((id, i) => id === ids[i]),
+          );
+        if (!isClique)
+          throw new ProtocolError('caRefused', 'the new group is not a quorum clique in this holder’s view');
+        s = {
+          ...common,
+          op: 'dealer',
+          identity: this.identityFor(k.members, k.memberKeys),
+          other: directoryOf(a.members, newKeys),
+        };
+      } else {
+        this.requireOwnClique(clique, a.members);
+        // Old members revoked since (or unknown here) cannot deal: their signatures never verify.
+        const oldKeys = d.members.map((m) =>
+          this.deps.graph.isRevoked(m.id)
+            ? new Uint8Array(32)
+            : (this.deps.graph.certificate(m.id)?.body.publicKey ?? new Uint8Array(32)),
+        );
+        s = {
+          ...common,
+          op: 'receiver',
+          identity: this.identityFor(a.members, newKeys),
+          memberKeys: newKeys,
+          other: directoryOf(d.members, oldKeys),
+        };
+      }
+      this.openSession(sid, s);
+    } else if (
+      s.descriptor!.t !== a.descriptor.t ||
+      !bytesEqual(s.descriptor!.v, a.descriptor.v) ||
+      !sameMembers(s.members!, a.members)
+    ) {
+      throw new ProtocolError('caSession', 'the session was opened for another descriptor or group');
+    }
+    const reshare = this.deps.holder(s.scheme).reshare;
+    if (reshare === undefined) {
+      this.sessions.delete(sid);
+      throw new ProtocolError('caRefused', `a ${s.scheme} key cannot be reshared`);
+    }
+    try {
+      if (s.op === 'dealer') {
+        const k = await this.loadKey(call.name);
+        if (k === undefined || !bytesEqual(k.publicKey, s.oldPublicKey!))
+          throw new ProtocolError('caNoKey', `the share of CA ${call.name} changed during the reshare`);
+        const share = this.open(call.name, caKeyId(k.scheme, k.publicKey), k.sealedShare);
+        try {
+          return reshare.deal(s.identity, { share, publicKey: k.publicKey }, s.other!, call.sid, a.body, now);
+        } finally {
+          share.fill(0);
+        }
+      }
+      const reply = reshare.receive(s.identity, s.other!, s.oldPublicKey!, call.sid, a.body, now);
+      if (reply.key !== undefined) {
+        this.sessions.delete(sid);
+        await this.storePending(call, s, reply.key);
+      }
+      return reply.response;
+    } catch (e) {
+      this.sessions.delete(sid);
+      throw e;
+    }
+  }
+
+  /** Keeps a reshared share as pending (durably, before the acknowledgement goes out). */
+  private async storePending(call: CaCall, s: Session, key: StoredKey): Promise<void> {
+    const record: KeyRecord = {
+      scheme: s.scheme,
+      index: s.identity.index,
+      members: s.members!,
+      memberKeys: s.memberKeys!,
+      ownerUid: call.requester.body.uid,
+      publicKey: key.publicKey,
+      sealedShare: this.seal(call.name, caKeyId(s.scheme, key.publicKey), key.share),
+      descriptorT: 0n,
+      nextSeq: 0n,
+    };
+    await this.locks.run(call.name, () =>
+      this.deps.storage.write([{ ns: 'ca', key: pendingKey(call.name), value: encodeKeyRecord(record) }]),
+    );
+  }
+
+  /**
+   * Applies the owner's descriptor `d` (record `rec`, already checked): the pending share it names becomes
+   * the key; a share of a key it no longer names is erased (reshared away or replaced); a stale pending
+   * share is dropped. One durable write.
+   */
+  private async adopt(name: string, rec: SignedRecord, d: CaDescriptor): Promise<CommitResult> {
+    return this.locks.run(name, async () => {
+      const k = await this.loadKey(name);
+      const p = await this.loadPending(name);
+      await this.requireFresh(rec, k);
+      const names = (r: KeyRecord) => r.scheme === d.scheme && bytesEqual(r.publicKey, d.publicKey);
+      const ops: StorageOp[] = [];
+      let result: CommitResult;
+      if (p !== undefined && names(p)) {
+        const nextSeq = k?.nextSeq ?? (await this.nextLogSeq(name));
+        ops.push({
+          ns: 'ca',
+          key: keyKey(name),
+          value: encodeKeyRecord({ ...p, descriptorT: rec.t, nextSeq }),
+        });
+        result = 'promoted';
+      } else if (k !== undefined && !names(k)) {
+        ops.push({ ns: 'ca', key: keyKey(name), value: undefined });
+        result = 'erased';
+      } else {
+        result = k === undefined ? 'none' : 'current';
+      }
+      if (p !== undefined) ops.push({ ns: 'ca', key: pendingKey(name), value: undefined });
+      if (ops.length > 0) await this.deps.storage.write(ops);
+      if (result === 'promoted') this.stats.keysStored++;
+      return result;
+    });
+  }
+
+  /** The owner's commit of a new descriptor (after a reshare); any holder of the name, in a clique or not. */
+  private async commit(call: CaCall, rec: SignedRecord): Promise<Uint8Array> {
+    const owner = await this.requireOwner(call, false);
+    const d = this.checkDescriptor(call.name, rec, owner);
+    return new Uint8Array([COMMIT_RESULTS.indexOf(await this.adopt(call.name, rec, d))]);
+  }
+
+  /**
+   * Before a signing session: a holder that missed the commit of a reshare adopts its pending share when
+   * the descriptor shown names it (same checks as a commit, with the owner the share was dealt for).
+   */
+  private async adoptNamed(
+    name: string,
+    rec: SignedRecord,
+    k: KeyRecord | undefined,
+  ): Promise<KeyRecord | undefined> {
+    const p = await this.loadPending(name);
+    if (p === undefined || (k !== undefined && bytesEqual(k.publicKey, p.publicKey))) return k;
+    let d;
+    try {
+      d = this.checkDescriptor(name, rec, p.ownerUid);
+    } catch {
+      return k;
+    }
+    if (!bytesEqual(d.publicKey, p.publicKey)) return k;
+    await this.adopt(name, rec, d);
+    return this.loadKey(name);
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -576,6 +807,25 @@ export class CaService {
   async keyCount(): Promise<number> {
     return (await this.deps.storage.scan('ca', { prefix: utf8('key/') })).length;
   }
+}
+
+/** A group of members, holder i being members[i-1] with node key memberKeys[i-1]. */
+function directoryOf(members: readonly MemberKey[], memberKeys: readonly Uint8Array[]): GroupDirectory {
+  const n = members.length;
+  return {
+    n,
+    b: Math.floor((n - 1) / 3),
+    encryptionKey: (i) =>
+      Number.isInteger(i) && i >= 1 && i <= n ? members[i - 1]!.encryptionKey : undefined,
+    verify: (i, m, sig) => {
+      if (!Number.isInteger(i) || i < 1 || i > n) return false;
+      try {
+        return verify(memberKeys[i - 1]!, m, sig);
+      } catch {
+        return false;
+      }
+    },
+  };
 }
 
 /** A scheme refusal as the protocol error a client matches on. */

@@ -206,7 +206,10 @@ export function encodeSignInput(input: SignInput): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------
 // Calls
 
-export const CA_OPS = ['hello', 'setup', 'sign', 'delete', 'log'] as const;
+export const CA_OPS = ['hello', 'setup', 'sign', 'delete', 'log', 'reshare', 'commit'] as const;
+/** The two sides of a reshare: old holders deal, new holders receive. */
+export const RESHARE_ROLES = ['dealer', 'receiver'] as const;
+export type ReshareRole = (typeof RESHARE_ROLES)[number];
 export type CaOp = (typeof CA_OPS)[number];
 
 /** What a call asks, by operation. */
@@ -231,7 +234,20 @@ export type CaAction =
   /** Erase this holder's share of the key (owner only). */
   | { readonly op: 'delete' }
   /** The latest entries of this holder's signature log for the key (owner only). */
-  | { readonly op: 'log'; readonly limit: number };
+  | { readonly op: 'log'; readonly limit: number }
+  /**
+   * A reshare step (owner only): the current descriptor names the key and the old group; `members` is the
+   * new group; dealers are old holders, receivers new ones (reshare.ts).
+   */
+  | {
+      readonly op: 'reshare';
+      readonly role: ReshareRole;
+      readonly descriptor: SignedRecord;
+      readonly members: readonly MemberKey[];
+      readonly body: Uint8Array;
+    }
+  /** The owner's new descriptor after a reshare: switch to the pending share it names, or erase a stale one. */
+  | { readonly op: 'commit'; readonly descriptor: SignedRecord };
 
 /** One signed request to one holder. */
 export interface CaCall {
@@ -267,6 +283,15 @@ function writeAction(w: ByteWriter, a: CaAction): void {
     case 'log':
       w.u16(a.limit);
       return;
+    case 'reshare':
+      w.u8(RESHARE_ROLES.indexOf(a.role));
+      w.bytes(encodeRecord(a.descriptor));
+      writeList(w, a.members, writeMember);
+      w.bytes(a.body);
+      return;
+    case 'commit':
+      w.bytes(encodeRecord(a.descriptor));
+      return;
   }
 }
 
@@ -293,6 +318,19 @@ function readAction(r: ByteReader): CaAction {
       };
     case 'log':
       return { op, limit: r.u16('ca.limit') };
+    case 'reshare': {
+      const role = RESHARE_ROLES[r.u8('ca.role')];
+      if (role === undefined) throw new CodecError('ca.role', 'unknown reshare role');
+      return {
+        op,
+        role,
+        descriptor: decodeRecord(r.bytes(LIMITS.messageBytesMax, 'ca.descriptor')),
+        members: readMembers(r),
+        body: r.bytes(CA_BODY_BYTES_MAX, 'ca.body'),
+      };
+    }
+    case 'commit':
+      return { op, descriptor: decodeRecord(r.bytes(LIMITS.messageBytesMax, 'ca.descriptor')) };
     default:
       throw new CodecError('ca.op', 'unknown operation');
   }
