@@ -32,6 +32,7 @@ import { BftkvClient } from '../src/protocol/client.js';
 import { TlsTransport } from '../src/transport/tls.js';
 import { CaClient } from '../src/protocol/ca/ca-client.js';
 import { CA_SCHEMES, type CaScheme } from '../src/protocol/ca/scheme.js';
+import { coordinatorFor } from '../src/protocol/ca/schemes.js';
 import { isTopologyName } from '../src/topology/topology.js';
 
 const { values } = parseArgs({
@@ -219,6 +220,36 @@ async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promi
     ...(firstError === undefined
       ? {}
       : { firstError: firstError instanceof Error ? firstError.message : JSON.stringify(firstError) }),
+  });
+  // The Shamir schemes can be reshared (same key, fresh shares): one reshare, then one signature with it.
+  if (coordinatorFor(scheme).reshare === undefined) return;
+  const cpu3 = clusterCpu(info);
+  const r0 = performance.now();
+  let reshareError: unknown;
+  try {
+    const out = await ca.reshare(name);
+    await ca.signWithInfo(out.info, ca.inputFor(out.info, utf8('after the reshare')));
+  } catch (error) {
+    reshareError = error;
+  }
+  const reshareMs = performance.now() - r0;
+  const cpu4 = clusterCpu(info);
+  emit({
+    bench: 'cluster',
+    topology,
+    op: `ca-reshare-${scheme}`,
+    clients: 1,
+    ops: 1,
+    errors: reshareError === undefined ? 0 : 1,
+    holders: members,
+    opsPerSec: null,
+    p50Ms: Number(reshareMs.toFixed(1)),
+    p99Ms: Number(reshareMs.toFixed(1)),
+    cpuMsPerOp: Number((cpu4.user + cpu4.system - cpu3.user - cpu3.system).toFixed(1)),
+    note: 'one reshare (deal, verify, finish, descriptor write, commit) and one signature with the new shares',
+    ...(reshareError === undefined
+      ? {}
+      : { firstError: reshareError instanceof Error ? reshareError.message : JSON.stringify(reshareError) }),
   });
 }
 

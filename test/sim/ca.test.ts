@@ -324,6 +324,32 @@ void test('reshare: a holder that missed the commit switches when it is next ask
   cluster.stopGossip();
 });
 
+void test('reshare with a holder down: the others get new shares; the late holder retires its old one', async () => {
+  const cluster = await SimCluster.start({ seed: 'ca/reshare/down', topology: smallTopology() });
+  const alice = caOf(cluster, 'u01');
+  const info = await cluster.run(() => alice.create('down', SCHEME));
+  cluster.crash('c04');
+  const out = await cluster.run(() => alice.reshare('down'));
+  const c04 = cluster.identity('c04').id;
+  assert.equal(out.stored.length, 3, 'n − b = 3 new holders suffice');
+  assert.deepEqual([...new Set(out.culprits.map((c) => c.id))], [c04]);
+  assert.equal(
+    out.info.descriptor.members.length,
+    4,
+    'c04 stays a member (its X25519 key from the descriptor)',
+  );
+  const data = utf8('three of four');
+  const s = await cluster.run(() => alice.signData('down', data));
+  assert.ok(verifies(info.publicKeyPem, SCHEME, data, s.signature));
+  // c04 comes back with its old share; the first signing call under the newer descriptor retires it.
+  await cluster.restart('c04');
+  assert.notEqual(await heldKey(cluster, 'c04', 'down'), undefined);
+  const again = await cluster.run(() => alice.signData('down', data));
+  assert.ok(verifies(info.publicKeyPem, SCHEME, data, again.signature));
+  assert.equal(await heldKey(cluster, 'c04', 'down'), undefined, 'the stale share is erased');
+  cluster.stopGossip();
+});
+
 void test('reshare: RSA keys cannot be reshared; the client says so and holders refuse', async () => {
   const cluster = await SimCluster.start({ seed: 'ca/reshare/rsa', topology: smallTopology() });
   const alice = caOf(cluster, 'u01');

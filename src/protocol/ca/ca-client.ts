@@ -212,11 +212,15 @@ export class CaClient {
     });
   }
 
-  /** Each member's attested X25519 key (hello), verified against its node key. */
+  /**
+   * Each member's attested X25519 key (hello), verified against its node key. A member that does not
+   * answer may be taken from `known` (a descriptor's members: keys derive from node keys and do not change).
+   */
   private async hello(
     name: string,
     members: readonly Certificate[],
     signal?: AbortSignal,
+    known: readonly MemberKey[] = [],
   ): Promise<MemberKey[]> {
     const errors = new Map<ErrorCode, number>();
     const sid = this.deps.random.bytes(CA_SESSION_ID_BYTES);
@@ -240,6 +244,7 @@ export class CaClient {
       } catch {
         hello = undefined;
       }
+      hello ??= known.find((m) => m.id === cert.id);
       if (
         hello === undefined ||
         !verify(cert.body.publicKey, attestationStatement(cert.id, hello.encryptionKey), hello.attestation)
@@ -555,7 +560,8 @@ export class CaClient {
       );
     const oldCerts = this.holderCertificates(d);
     const newCerts = this.groupMembers();
-    const newMembers = await this.hello(name, newCerts, signal);
+    // Members down now are still part of the new group (they get no share, within the tolerance).
+    const newMembers = await this.hello(name, newCerts, signal, d.members);
     const sid = this.deps.random.bytes(CA_SESSION_ID_BYTES);
     const errors = new Map<ErrorCode, number>();
     const action =

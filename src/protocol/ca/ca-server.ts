@@ -736,7 +736,8 @@ export class CaService {
           value: encodeKeyRecord({ ...p, descriptorT: rec.t, nextSeq }),
         });
         result = 'promoted';
-      } else if (k !== undefined && !names(k)) {
+      } else if (k !== undefined && !names(k) && rec.t > k.descriptorT) {
+        // Only a descriptor newer than any this share was used under retires it (not the one it replaced).
         ops.push({ ns: 'ca', key: keyKey(name), value: undefined });
         result = 'erased';
       } else {
@@ -757,8 +758,9 @@ export class CaService {
   }
 
   /**
-   * Before a signing session: a holder that missed the commit of a reshare adopts its pending share when
-   * the descriptor shown names it (same checks as a commit, with the owner the share was dealt for).
+   * Before a signing session: a holder that missed the commit of a reshare acts on the descriptor shown as on
+   * a commit (same checks, with the owner its share was dealt for): it adopts the pending share the
+   * descriptor names, or retires a share of a key the newer descriptor no longer names.
    */
   private async adoptNamed(
     name: string,
@@ -766,15 +768,20 @@ export class CaService {
     k: KeyRecord | undefined,
   ): Promise<KeyRecord | undefined> {
     const p = await this.loadPending(name);
-    if (p === undefined || (k !== undefined && bytesEqual(k.publicKey, p.publicKey))) return k;
+    const owner = p?.ownerUid ?? k?.ownerUid;
+    if (owner === undefined) return k;
     let d;
     try {
-      d = this.checkDescriptor(name, rec, p.ownerUid);
+      d = this.checkDescriptor(name, rec, owner);
+    } catch {
+      return k; // the signing checks that follow give the precise refusal
+    }
+    if (k !== undefined && k.scheme === d.scheme && bytesEqual(k.publicKey, d.publicKey)) return k;
+    try {
+      await this.adopt(name, rec, d);
     } catch {
       return k;
     }
-    if (!bytesEqual(d.publicKey, p.publicKey)) return k;
-    await this.adopt(name, rec, d);
     return this.loadKey(name);
   }
 
