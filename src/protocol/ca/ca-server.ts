@@ -794,7 +794,10 @@ export class CaService {
     await this.locks.run(call.name, async () => {
       if ((await this.loadKey(call.name)) === undefined)
         throw new ProtocolError('caNoKey', `no share of CA ${call.name} here`);
-      await this.deps.storage.write([{ ns: 'ca', key: keyKey(call.name), value: undefined }]);
+      await this.deps.storage.write([
+        { ns: 'ca', key: keyKey(call.name), value: undefined },
+        { ns: 'ca', key: pendingKey(call.name), value: undefined },
+      ]);
     });
     return new Uint8Array(0);
   }
