@@ -5,7 +5,7 @@
  * withheld and replayed answers) up to and beyond each scheme's tolerance.
  */
 import assert from 'node:assert/strict';
-import { createPublicKey, createVerify, verify as nodeVerify } from 'node:crypto';
+import { createPublicKey, createVerify, generateKeyPairSync, verify as nodeVerify } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { utf8 } from '../../src/codec/bytes.js';
 import { sign } from '../../src/crypto/ed25519.js';
@@ -353,7 +353,13 @@ void test('reshare with a holder down: the others get new shares; the late holde
 void test('reshare: RSA keys cannot be reshared; the client says so and holders refuse', async () => {
   const cluster = await SimCluster.start({ seed: 'ca/reshare/rsa', topology: smallTopology() });
   const alice = caOf(cluster, 'u01');
-  const info = await cluster.run(() => alice.create('rsa', 'rsa-shoup', { modulusBits: 1024 }));
+  // An imported key (no prime search: real background work the simulated clock would race).
+  const pem = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
+    type: 'pkcs8',
+    format: 'pem',
+  });
+  const info = await cluster.run(() => alice.import('rsa', pem.toString()));
+  assert.equal(info.descriptor.scheme, 'rsa-additive');
   await assert.rejects(
     cluster.run(() => alice.reshare('rsa')),
     RangeError,

@@ -45,6 +45,7 @@ import {
   decodeHello,
   decodeLog,
   encodeDescriptor,
+  groupDirectory,
   isCaName,
   type CaAction,
   type CaCall,
@@ -256,21 +257,10 @@ export class CaClient {
   }
 
   private directory(members: readonly MemberKey[], certs: readonly Certificate[]): GroupDirectory {
-    const n = members.length;
-    return {
-      n,
-      b: Math.floor((n - 1) / 3),
-      encryptionKey: (i) =>
-        Number.isInteger(i) && i >= 1 && i <= n ? members[i - 1]!.encryptionKey : undefined,
-      verify: (i, m, s) => {
-        if (!Number.isInteger(i) || i < 1 || i > n) return false;
-        try {
-          return verify(certs[i - 1]!.body.publicKey, m, s);
-        } catch {
-          return false;
-        }
-      },
-    };
+    return groupDirectory(
+      members,
+      certs.map((c) => c.body.publicKey),
+    );
   }
 
   private roundTrip(

@@ -57,6 +57,7 @@ import {
   encodeLogEntry,
   encodeSignInput,
   decodeLogEntry,
+  groupDirectory,
   type CaCall,
   type CaDescriptor,
   type CaLogEntry,
@@ -339,7 +340,7 @@ export class CaService {
 
   private identityFor(members: readonly MemberKey[], memberKeys: readonly Uint8Array[]): HolderIdentity {
     return {
-      ...directoryOf(members, memberKeys),
+      ...groupDirectory(members, memberKeys),
       index: members.findIndex((m) => m.id === this.deps.id) + 1,
       encryption: this.encryption,
       sign: (m) => sign(this.deps.key, m),
@@ -439,19 +440,14 @@ export class CaService {
       const existing = await this.loadKey(call.name);
       if (existing !== undefined && s.replace !== true)
         throw new ProtocolError('caKeyExists', `a key named ${call.name} exists here`);
-      const keyId = caKeyId(s.scheme, key.publicKey);
-      const record: KeyRecord = {
-        scheme: s.scheme,
-        index: s.identity.index,
-        members: s.members!,
-        memberKeys: s.memberKeys!,
-        ownerUid: call.requester.body.uid,
-        publicKey: key.publicKey,
-        sealedShare: this.seal(call.name, keyId, key.share),
-        // A replaced key keeps the descriptor floor: an older descriptor must not authorize the new key.
-        descriptorT: existing?.descriptorT ?? 0n,
-        nextSeq: existing?.nextSeq ?? (await this.nextLogSeq(call.name)),
-      };
+      // A replaced key keeps the descriptor floor: an older descriptor must not authorize the new key.
+      const record = this.keyRecord(
+        call,
+        s,
+        key,
+        existing?.descriptorT ?? 0n,
+        existing?.nextSeq ?? (await this.nextLogSeq(call.name)),
+      );
       await this.deps.storage.write([{ ns: 'ca', key: keyKey(call.name), value: encodeKeyRecord(record) }]);
       this.stats.keysStored++;
     });
@@ -642,7 +638,7 @@ export class CaService {
           ...common,
           op: 'dealer',
           identity: this.identityFor(k.members, k.memberKeys),
-          other: directoryOf(a.members, newKeys),
+          other: groupDirectory(a.members, newKeys),
         };
       } else {
         this.requireOwnClique(clique, a.members);
@@ -657,7 +653,7 @@ export class CaService {
           op: 'receiver',
           identity: this.identityFor(a.members, newKeys),
           memberKeys: newKeys,
-          other: directoryOf(d.members, oldKeys),
+          other: groupDirectory(d.members, oldKeys),
         };
       }
       this.openSession(sid, s);
@@ -697,9 +693,15 @@ export class CaService {
     }
   }
 
-  /** Keeps a reshared share as pending (durably, before the acknowledgement goes out). */
-  private async storePending(call: CaCall, s: Session, key: StoredKey): Promise<void> {
-    const record: KeyRecord = {
+  /** The record of a share a setup or reshare session `s` produced, the share sealed. */
+  private keyRecord(
+    call: CaCall,
+    s: Session,
+    key: StoredKey,
+    descriptorT: bigint,
+    nextSeq: bigint,
+  ): KeyRecord {
+    return {
       scheme: s.scheme,
       index: s.identity.index,
       members: s.members!,
@@ -707,9 +709,14 @@ export class CaService {
       ownerUid: call.requester.body.uid,
       publicKey: key.publicKey,
       sealedShare: this.seal(call.name, caKeyId(s.scheme, key.publicKey), key.share),
-      descriptorT: 0n,
-      nextSeq: 0n,
+      descriptorT,
+      nextSeq,
     };
+  }
+
+  /** Keeps a reshared share as pending (durably, before the acknowledgement goes out). */
+  private async storePending(call: CaCall, s: Session, key: StoredKey): Promise<void> {
+    const record = this.keyRecord(call, s, key, 0n, 0n);
     await this.locks.run(call.name, () =>
       this.deps.storage.write([{ ns: 'ca', key: pendingKey(call.name), value: encodeKeyRecord(record) }]),
     );
@@ -817,25 +824,6 @@ export class CaService {
   async keyCount(): Promise<number> {
     return (await this.deps.storage.scan('ca', { prefix: utf8('key/') })).length;
   }
-}
-
-/** A group of members, holder i being members[i-1] with node key memberKeys[i-1]. */
-function directoryOf(members: readonly MemberKey[], memberKeys: readonly Uint8Array[]): GroupDirectory {
-  const n = members.length;
-  return {
-    n,
-    b: Math.floor((n - 1) / 3),
-    encryptionKey: (i) =>
-      Number.isInteger(i) && i >= 1 && i <= n ? members[i - 1]!.encryptionKey : undefined,
-    verify: (i, m, sig) => {
-      if (!Number.isInteger(i) || i < 1 || i > n) return false;
-      try {
-        return verify(memberKeys[i - 1]!, m, sig);
-      } catch {
-        return false;
-      }
-    },
-  };
 }
 
 /** A scheme refusal as the protocol error a client matches on. */

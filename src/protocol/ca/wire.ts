@@ -9,7 +9,7 @@
  *   nonce, the time, and a signature over everything that follows, bound to the receiving holder.
  */
 import { ByteReader, ByteWriter, CodecError, utf8, writeList } from '../../codec/bytes.js';
-import { SIGNATURE_BYTES } from '../../crypto/ed25519.js';
+import { SIGNATURE_BYTES, verify } from '../../crypto/ed25519.js';
 import { sha256 } from '../../crypto/hash.js';
 import { LIMITS } from '../../limits.js';
 import {
@@ -25,6 +25,7 @@ import {
   CA_SCHEMES,
   CA_SESSION_ID_BYTES,
   type CaScheme,
+  type GroupDirectory,
   type SignInput,
 } from './scheme.js';
 
@@ -70,6 +71,31 @@ export interface MemberKey {
   readonly id: NodeId;
   readonly encryptionKey: Uint8Array;
   readonly attestation: Uint8Array;
+}
+
+/**
+ * The group of `members` as a scheme sees it: holder i is members[i-1], whose node key is nodeKeys[i-1];
+ * b = ⌊(n−1)/3⌋ as for the clique.
+ */
+export function groupDirectory(
+  members: readonly MemberKey[],
+  nodeKeys: readonly Uint8Array[],
+): GroupDirectory {
+  const n = members.length;
+  return {
+    n,
+    b: Math.floor((n - 1) / 3),
+    encryptionKey: (i) =>
+      Number.isInteger(i) && i >= 1 && i <= n ? members[i - 1]!.encryptionKey : undefined,
+    verify: (i, m, sig) => {
+      if (!Number.isInteger(i) || i < 1 || i > n) return false;
+      try {
+        return verify(nodeKeys[i - 1]!, m, sig);
+      } catch {
+        return false;
+      }
+    },
+  };
 }
 
 function writeMember(w: ByteWriter, m: MemberKey): void {
