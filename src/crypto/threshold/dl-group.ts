@@ -110,13 +110,16 @@ export interface DlGroup {
 // ---------------------------------------------------------------------------------------------------
 // Scalars mod q
 
+/** Anything with a prime order q (a DlGroup, or another group's scalars). */
+export type PrimeOrder = Pick<DlGroup, 'q'>;
+
 /** a mod q in [0, q). */
-export function modQ(group: DlGroup, a: bigint): bigint {
+export function modQ(group: PrimeOrder, a: bigint): bigint {
   return mod(a, group.q);
 }
 
 /** a^{-1} mod q; RangeError for 0. */
-export function invQ(group: DlGroup, a: bigint): bigint {
+export function invQ(group: PrimeOrder, a: bigint): bigint {
   const r = mod(a, group.q);
   if (r === 0n) throw new RangeError('invQ: zero has no inverse mod q');
   return invert(r, group.q);

@@ -9,7 +9,7 @@
  * how every share is checked against public data (`commitmentAt`).
  */
 import type { Random } from '../../env/random.js';
-import { invQ, modQ, randomScalar, type DlGroup, type GroupElement } from './dl-group.js';
+import { invQ, modQ, randomScalar, type DlGroup, type GroupElement, type PrimeOrder } from './dl-group.js';
 
 /** Largest number of parties any sharing here supports (share indices are 1..n). */
 export const PARTIES_MAX = 64;
@@ -32,7 +32,7 @@ export function randomPolynomial(
 }
 
 /** f(x) mod q by Horner's rule. */
-export function evaluate(group: DlGroup, f: Polynomial, x: bigint): bigint {
+export function evaluate(group: PrimeOrder, f: Polynomial, x: bigint): bigint {
   let acc = 0n;
   for (let l = f.length - 1; l >= 0; l--) acc = modQ(group, acc * x + f[l]!);
   return acc;
@@ -90,7 +90,7 @@ export function assertIndices(indices: readonly number[], field: string): void {
 
 /** Lagrange coefficients λ_j(at) = Π_{k≠j} (at − k)/(j − k) mod q for the distinct `indices`. */
 export function lagrangeCoefficients(
-  group: DlGroup,
+  group: PrimeOrder,
   indices: readonly number[],
   at = 0n,
 ): Map<number, bigint> {

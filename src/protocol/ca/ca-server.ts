@@ -604,11 +604,14 @@ export class CaService {
     const sid = `${a.role}:${toHex(call.sid)}`;
     const now = this.deps.clock.now();
     let s = this.continued(sid, call, a.role);
+    /** The stored key as read when the session opened (later steps read it again). */
+    let opened: KeyRecord | undefined;
     if (s === undefined) {
       const clique = this.requireCertified(call);
       const owner = await this.requireOwner(call, false);
       const d = this.checkDescriptor(call.name, a.descriptor, owner);
       const k = await this.loadKey(call.name);
+      opened = k;
       await this.requireFresh(a.descriptor, k);
       const newKeys = this.attestedKeys(a.members);
       const common = {
@@ -671,7 +674,7 @@ export class CaService {
     }
     try {
       if (s.op === 'dealer') {
-        const k = await this.loadKey(call.name);
+        const k = opened ?? (await this.loadKey(call.name));
         if (k === undefined || !bytesEqual(k.publicKey, s.oldPublicKey!))
           throw new ProtocolError('caNoKey', `the share of CA ${call.name} changed during the reshare`);
         const share = this.open(call.name, caKeyId(k.scheme, k.publicKey), k.sealedShare);
@@ -774,6 +777,15 @@ export class CaService {
     rec: SignedRecord,
     k: KeyRecord | undefined,
   ): Promise<KeyRecord | undefined> {
+    // The usual case, on the signing hot path: the descriptor names the stored key, nothing to adopt (the
+    // full descriptor checks follow in `authorize`, once).
+    let named;
+    try {
+      named = decodeDescriptor(rec.v);
+    } catch {
+      return k;
+    }
+    if (k !== undefined && k.scheme === named.scheme && bytesEqual(k.publicKey, named.publicKey)) return k;
     const p = await this.loadPending(name);
     const owner = p?.ownerUid ?? k?.ownerUid;
     if (owner === undefined) return k;
@@ -783,7 +795,6 @@ export class CaService {
     } catch {
       return k; // the signing checks that follow give the precise refusal
     }
-    if (k !== undefined && k.scheme === d.scheme && bytesEqual(k.publicKey, d.publicKey)) return k;
     try {
       await this.adopt(name, rec, d);
     } catch {

@@ -45,6 +45,8 @@ import {
   type SignedMessage,
 } from '../../crypto/threshold/gjkr-messages.js';
 import { SessionTable } from '../../crypto/threshold/gjkr-server.js';
+import { modQ } from '../../crypto/threshold/dl-group.js';
+import { evaluate, lagrangeCoefficients } from '../../crypto/threshold/gjkr-vss.js';
 import { open as openBox, seal as sealBox } from '../../crypto/threshold/gjkr-seal.js';
 import type { Random } from '../../env/random.js';
 import {
@@ -103,8 +105,11 @@ export interface ReshareAdapter<E> {
   secret(key: StoredKey, index: number): bigint;
   /** The polynomial degree the scheme uses for n holders of which b may be Byzantine. */
   degree(n: number, b: number): number;
-  /** The new public key bytes for n holders and the combined commitments A'_0..A'_d'. */
-  build(old: SharedPublicKey<E>, n: number, commitments: readonly E[]): Uint8Array;
+  /**
+   * The new public key bytes from the combined commitments A'_0..A'_d' and the new verification shares
+   * X'_1..X'_n (X'_m = Π_k A'_k^{m^k}).
+   */
+  build(old: SharedPublicKey<E>, commitments: readonly E[], verificationShares: readonly E[]): Uint8Array;
   /** The stored share bytes of holder `index` with secret s under the new public key. */
   storedShare(publicKey: Uint8Array, index: number, s: bigint): Uint8Array;
 }
@@ -129,47 +134,13 @@ function refuse(
   throw new SchemeError(refusal, message, culprits);
 }
 
-function modq(q: bigint, a: bigint): bigint {
-  const r = a % q;
-  return r < 0n ? r + q : r;
-}
-
-function invq(q: bigint, a: bigint): bigint {
-  // Fermat: q is prime.
-  let result = 1n;
-  let base = modq(q, a);
-  let e = q - 2n;
-  while (e > 0n) {
-    if (e & 1n) result = (result * base) % q;
-    base = (base * base) % q;
-    e >>= 1n;
-  }
-  return result;
-}
-
-/** Lagrange coefficients at 0 for the distinct indices. */
-export function lagrangeAtZero(q: bigint, indices: readonly number[]): Map<number, bigint> {
-  const out = new Map<number, bigint>();
-  for (const j of indices) {
-    let num = 1n;
-    let den = 1n;
-    for (const k of indices) {
-      if (k === j) continue;
-      num = modq(q, num * BigInt(-k));
-      den = modq(q, den * BigInt(j - k));
-    }
-    out.set(j, modq(q, num * invq(q, den)));
-  }
-  return out;
-}
-
 /** Π_k C_k^{m^k}: the commitment to the value at m of the committed polynomial. */
 function commitmentAt<E>(group: ReshareGroup<E>, commitments: readonly E[], m: number): E {
   const powers: bigint[] = [];
   let p = 1n;
   for (let k = 0; k < commitments.length; k++) {
     powers.push(p);
-    p = modq(group.q, p * BigInt(m));
+    p = modQ(group, p * BigInt(m));
   }
   return group.msm(commitments, powers);
 }
@@ -294,7 +265,7 @@ function combine<E>(
   commitments: ReadonlyMap<number, readonly E[]>,
   degree: number,
 ): E[] {
-  const lambda = lagrangeAtZero(group.q, qualified);
+  const lambda = lagrangeCoefficients(group, qualified);
   const out: E[] = [];
   for (let k = 0; k <= degree; k++)
     out.push(
@@ -304,6 +275,17 @@ function combine<E>(
       ),
     );
   return out;
+}
+
+/** The new public key of n holders from the combined commitments (the same at the client and every holder). */
+function newPublicKey<E>(
+  adapter: ReshareAdapter<E>,
+  old: SharedPublicKey<E>,
+  n: number,
+  combined: readonly E[],
+): Uint8Array {
+  const shares = Array.from({ length: n }, (_, k) => commitmentAt(old.group, combined, k + 1));
+  return adapter.build(old, combined, shares);
 }
 
 function readIndices(r: ByteReader, field: string, max: number): number[] {
@@ -345,9 +327,10 @@ export interface ReshareHolder {
   expire(nowMs: number): void;
 }
 
-interface DealerSession {
+interface DealerSession<E> {
   readonly context: Uint8Array;
   readonly index: number;
+  readonly group: ReshareGroup<E>;
   polynomial: bigint[];
   destroy(): void;
 }
@@ -358,7 +341,6 @@ interface ReceiverSession<E> {
   readonly old: SharedPublicKey<E>;
   readonly oldPublicKey: Uint8Array;
   readonly degree: number;
-  readonly digest: Uint8Array;
   readonly commitments: Map<number, readonly E[]>;
   readonly sigma: Map<number, bigint>;
   readonly accused: ReadonlySet<number>;
@@ -388,7 +370,7 @@ export function reshareHolder<E>(adapter: ReshareAdapter<E>, options: ReshareHol
     sessionsMax: options.sessionsMax ?? 64,
     usedSessionIdsMax: 4096,
   };
-  const dealers = new SessionTable<DealerSession>(tableOptions);
+  const dealers = new SessionTable<DealerSession<E>>(tableOptions);
   const receivers = new SessionTable<ReceiverSession<E>>(tableOptions);
 
   const guarded = <T>(table: SessionTable<{ destroy(): void }>, sid: Uint8Array, step: () => T): T => {
@@ -437,9 +419,7 @@ export function reshareHolder<E>(adapter: ReshareAdapter<E>, options: ReshareHol
         const commitments = polynomial.map((a) => group.encodeElement(group.base(a)));
         const boxes: Uint8Array[] = [];
         for (let j = 1; j <= target.n; j++) {
-          let v = 0n;
-          for (let k = polynomial.length - 1; k >= 0; k--) v = modq(group.q, v * BigInt(j) + polynomial[k]!);
-          const plain = group.encodeScalar(v);
+          const plain = group.encodeScalar(evaluate(group, polynomial, BigInt(j)));
           boxes.push(
             sealBox(target.encryptionKey(j)!, plain, reshareBoxAad(context, identity.index, j), random),
           );
@@ -452,6 +432,7 @@ export function reshareHolder<E>(adapter: ReshareAdapter<E>, options: ReshareHol
         return {
           context,
           index: identity.index,
+          group,
           polynomial,
           destroy() {
             this.polynomial.fill(0n);
@@ -470,7 +451,7 @@ export function reshareHolder<E>(adapter: ReshareAdapter<E>, options: ReshareHol
     r.finish('reshare.justify');
     const s = dealers.get(id, nowMs);
     if (s.index !== identity.index) refuse('refused', 'the session was opened by another member');
-    const group = publicKeyOf(key.publicKey).group;
+    const group = s.group;
     const revealed = new Map<number, bigint>();
     for (const bytes of verdicts) {
       const m = openSigned(bytes, target, { tag: SIGNED.verdict, context: s.context }, 'verdict');
@@ -482,10 +463,7 @@ export function reshareHolder<E>(adapter: ReshareAdapter<E>, options: ReshareHol
       if (!accused.includes(identity.index))
         refuse('refused', `member ${m.from} does not accuse this dealer`);
       if (m.from > target.n) refuse('refused', `accuser ${m.from} is not a new member`);
-      let v2 = 0n;
-      for (let k = s.polynomial.length - 1; k >= 0; k--)
-        v2 = modq(group.q, v2 * BigInt(m.from) + s.polynomial[k]!);
-      revealed.set(m.from, v2);
+      revealed.set(m.from, evaluate(group, s.polynomial, BigInt(m.from)));
     }
     // One justification per session: the polynomial is gone afterwards.
     dealers.end(id);
@@ -552,7 +530,6 @@ export function reshareHolder<E>(adapter: ReshareAdapter<E>, options: ReshareHol
           old,
           oldPublicKey,
           degree,
-          digest,
           commitments: new Map([...dealings].map(([i, d]) => [i, d.commitments])),
           sigma,
           accused: new Set(accused),
@@ -599,14 +576,14 @@ export function reshareHolder<E>(adapter: ReshareAdapter<E>, options: ReshareHol
       if (!s.sigma.has(i)) refuse('peer', `no valid share from dealer ${i}`, [i]);
     }
     const sorted = [...qualified].sort((a, b) => a - b);
-    const lambda = lagrangeAtZero(group.q, sorted);
+    const lambda = lagrangeCoefficients(group, sorted);
     let share = 0n;
-    for (const i of sorted) share = modq(group.q, share + lambda.get(i)! * s.sigma.get(i)!);
+    for (const i of sorted) share = modQ(group, share + lambda.get(i)! * s.sigma.get(i)!);
     const combined = combine(group, sorted, s.commitments, s.degree);
     if (!group.equals(combined[0]!, s.old.y)) throw new Error('Invariant: the reshared key is the old key');
     if (!group.equals(group.base(share), commitmentAt(group, combined, j)))
       throw new Error('Invariant: the new share matches the combined commitments');
-    const publicKey = adapter.build(s.old, identity.n, combined);
+    const publicKey = newPublicKey(adapter, s.old, identity.n, combined);
     const stored = adapter.storedShare(publicKey, j, share);
     receivers.end(id);
     const ack = signMessage(identity, bodyHeader(SIGNED.ack, s.context, j).raw(sha256(publicKey)).finish());
@@ -686,7 +663,7 @@ export async function coordinateReshare<E>(
     writeList(w, relayed, (ww, b) => ww.bytes(b)),
   );
   const verdicts = await rtNew('reshare-verify', range(target.n), () => verifyBody);
-  const accusations = new Map<number, Uint8Array[]>();
+  const accusations = new Map<number, { readonly from: number; readonly verdict: Uint8Array }[]>();
   const verified: number[] = [];
   for (const [j, answer] of verdicts) {
     let m: SignedMessage | undefined;
@@ -712,7 +689,7 @@ export async function coordinateReshare<E>(
     verified.push(j);
     for (const i of accused) {
       if (!dealings.has(i)) continue;
-      accusations.set(i, [...(accusations.get(i) ?? []), answer!]);
+      accusations.set(i, [...(accusations.get(i) ?? []), { from: j, verdict: answer! }]);
     }
   }
 
@@ -722,12 +699,12 @@ export async function coordinateReshare<E>(
   if (accusations.size > 0) {
     const accused = [...accusations.keys()].sort((a, b) => a - b);
     const answers = await rtOld('reshare-justify', accused, (i) =>
-      request(RESHARE_REQUEST.justify, sid, (w) => writeList(w, accusations.get(i)!, (ww, b) => ww.bytes(b))),
+      request(RESHARE_REQUEST.justify, sid, (w) =>
+        writeList(w, accusations.get(i)!, (ww, a) => ww.bytes(a.verdict)),
+      ),
     );
     for (const i of accused) {
-      const accusers = accusations
-        .get(i)!
-        .map((v) => openSigned(v, target, { tag: SIGNED.verdict, context }, 'verdict')!.from);
+      const accusers = accusations.get(i)!.map((a) => a.from);
       const answer = answers.get(i);
       let valid = false;
       try {
@@ -779,7 +756,7 @@ export async function coordinateReshare<E>(
     degree,
   );
   if (!group.equals(combined[0]!, old.y)) throw new Error('Invariant: the reshared key is the old key');
-  const publicKey = adapter.build(old, target.n, combined);
+  const publicKey = newPublicKey(adapter, old, target.n, combined);
   const keyDigest = sha256(publicKey);
   const finishBody = request(RESHARE_REQUEST.finish, sid, (w) => {
     writeList(w, qualified, (ww, i) => ww.u16(i));

@@ -468,20 +468,15 @@ export const dlReshareAdapter: ReshareAdapter<GroupElement> = {
     return share.x;
   },
   degree: dlThreshold,
-  build(old, n, commitments) {
+  build(old, commitments, shares) {
     const group = groupsOfReshare.get(old.group);
     if (group === undefined) throw new Error('Invariant: the old key was decoded by this adapter');
-    const verificationShares = new Map<number, GroupElement>();
-    for (let m = 1; m <= n; m++) {
-      const powers = commitments.map((_, k) => BigInt(m) ** BigInt(k) % group.q);
-      verificationShares.set(m, group.msm(commitments, powers));
-    }
     const info: DlPublicKeyInfo = {
       group,
-      n,
+      n: shares.length,
       t: commitments.length - 1,
       y: commitments[0]!,
-      verificationShares,
+      verificationShares: new Map(shares.map((X, k) => [k + 1, X])),
     };
     validatePublicKeyInfo(info);
     return encodePublicKeyInfo(info);

@@ -813,20 +813,14 @@ export const frostReshareAdapter: ReshareAdapter<Ed25519Element> = {
       );
     return k - 1;
   },
-  build(old, n, commitments) {
-    const G = old.group;
-    const verifyingShares: Uint8Array[] = [];
-    for (let m = 1; m <= n; m++) {
-      const powers = commitments.map((_, k) => BigInt(m) ** BigInt(k) % G.q);
-      verifyingShares.push(G.encodeElement(G.msm(commitments, powers)));
-    }
-    const encoded = commitments.map((c) => G.encodeElement(c));
+  build(old, commitments, shares) {
+    const encoded = commitments.map((c) => old.group.encodeElement(c));
     const group: FrostGroupKey = {
       threshold: commitments.length,
-      participants: n,
+      participants: shares.length,
       publicKey: encoded[0]!,
       commitments: encoded,
-      verifyingShares,
+      verifyingShares: shares.map((X) => old.group.encodeElement(X)),
     };
     validateGroupKey(group);
     return encodeGroupKey(group);
