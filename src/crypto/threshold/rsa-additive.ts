@@ -78,6 +78,9 @@ import {
   randomUnit,
   verifyEqualLogs,
   cachedId,
+  readBig,
+  readVersion,
+  writeBig,
 } from './rsa-common.js';
 import {
   DIGEST_BYTES,
@@ -87,7 +90,6 @@ import {
   type RsaPrivateKey,
   type RsaPublicKey,
   type RsaSignMessage,
-  bigintToBytes,
   bitLength,
   checkRsaPrivateKey,
   checkRsaPublicKey,
@@ -1034,25 +1036,10 @@ const SHARE_VERSION = 2;
 const REQUEST_VERSION = 1;
 const RESPONSE_VERSION = 2;
 
-function writeBig(w: ByteWriter, x: bigint): void {
-  w.bytes(bigintToBytes(x));
-}
-
-function readBig(r: ByteReader, maxBytes: number, field: string): bigint {
-  const b = r.bytes(maxBytes, field);
-  if (b.length > 0 && b[0] === 0) throw new CodecError(field, 'non-canonical integer (leading zero byte)');
-  return os2ip(b);
-}
-
 function readFixed(r: ByteReader, k: number, n: bigint, field: string): bigint {
   const x = os2ip(r.raw(k, field));
   if (x >= n) throw new CodecError(field, 'not below N');
   return x;
-}
-
-function readVersion(r: ByteReader, expected: number, field: string): void {
-  const v = r.u8(field);
-  if (v !== expected) throw new CodecError(field, `unknown version ${v}`);
 }
 
 function readHeader(

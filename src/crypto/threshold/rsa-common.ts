@@ -20,9 +20,9 @@
  * exponent for a modulus whose factors it is not given. Known limitation (for docs/SECURITY.md).
  */
 import type { Random } from '../../env/random.js';
-import { ByteWriter } from '../../codec/bytes.js';
+import { ByteWriter, CodecError, type ByteReader } from '../../codec/bytes.js';
 import { sha256 } from '../hash.js';
-import { bitLength, i2osp, modulusBytes } from './rsa-pkcs1.js';
+import { bigintToBytes, bitLength, i2osp, modulusBytes, os2ip } from './rsa-pkcs1.js';
 
 /** Shoup's secondary security parameter L1 (bits of the challenge). */
 export const L1 = 128;
@@ -325,4 +325,24 @@ export function cachedId<T extends object>(
     }
     return id;
   };
+}
+
+// ---- Encodings shared by the RSA schemes (canonical, bounded; decoders throw CodecError naming the field).
+
+/** A non-negative integer as length-prefixed minimal big-endian bytes. */
+export function writeBig(w: ByteWriter, x: bigint): void {
+  w.bytes(bigintToBytes(x));
+}
+
+/** The inverse of writeBig: at most `maxBytes`, no leading zero byte. */
+export function readBig(r: ByteReader, maxBytes: number, field: string): bigint {
+  const b = r.bytes(maxBytes, field);
+  if (b.length > 0 && b[0] === 0) throw new CodecError(field, 'non-canonical integer (leading zero byte)');
+  return os2ip(b);
+}
+
+/** A one-byte format version that must be `expected`. */
+export function readVersion(r: ByteReader, expected: number, field: string): void {
+  const v = r.u8(field);
+  if (v !== expected) throw new CodecError(field, `unknown version ${v}`);
 }

@@ -53,6 +53,9 @@ import {
   randomUnit,
   verifyEqualLogs,
   cachedId,
+  readBig,
+  readVersion,
+  writeBig,
 } from './rsa-common.js';
 import {
   HASH_IDS,
@@ -60,13 +63,11 @@ import {
   MODULUS_BITS_MIN,
   type RsaPublicKey,
   type RsaSignMessage,
-  bigintToBytes,
   bitLength,
   checkRsaPublicKey,
   checkSignMessage,
   i2osp,
   modulusBytes,
-  os2ip,
   pkcs1Representative,
   verifyPkcs1Digest,
 } from './rsa-pkcs1.js';
@@ -507,21 +508,6 @@ const MODULUS_BYTES_MAX = MODULUS_BITS_MAX / 8;
 const SHOUP_PUBLIC_KEY_VERSION = 1;
 const SHOUP_SHARE_VERSION = 1;
 const SHOUP_SIGNATURE_SHARE_VERSION = 1;
-
-function writeBig(w: ByteWriter, x: bigint): void {
-  w.bytes(bigintToBytes(x));
-}
-
-function readBig(r: ByteReader, maxBytes: number, field: string): bigint {
-  const b = r.bytes(maxBytes, field);
-  if (b.length > 0 && b[0] === 0) throw new CodecError(field, 'non-canonical integer (leading zero byte)');
-  return os2ip(b);
-}
-
-function readVersion(r: ByteReader, expected: number, field: string): void {
-  const v = r.u8(field);
-  if (v !== expected) throw new CodecError(field, `unknown version ${v}`);
-}
 
 /** Canonical encoding of a Shoup public key. */
 export function encodeShoupPublicKey(publicKey: ShoupPublicKey): Uint8Array {
