@@ -148,3 +148,30 @@ void test('computes SHA-256 known answers (FIPS 180-2 appendix B) and hashes the
     { numRuns: 100 },
   );
 });
+
+void test('is strict: a malleated S (S + L) and a small-order public key are refused', () => {
+  const v = RFC8032_VECTORS[1]!;
+  const publicKey = fromHex(v.publicKey);
+  const message = fromHex(v.message);
+  const signature = fromHex(v.signature);
+  assert.equal(verify(publicKey, message, signature), true);
+  // S is little-endian in the second half; adding the group order L gives the same point equation,
+  // which a lax verifier accepts as a second valid signature.
+  const L = (1n << 252n) + 27742317777372353535851937790883648493n;
+  let s = 0n;
+  for (let i = 63; i >= 32; i--) s = (s << 8n) | BigInt(signature[i]!);
+  s += L;
+  const malleated = signature.slice();
+  for (let i = 32; i < 64; i++) {
+    malleated[i] = Number(s & 0xffn);
+    s >>= 8n;
+  }
+  assert.equal(s, 0n, 'S + L still fits 256 bits');
+  assert.equal(verify(publicKey, message, malleated), false);
+  // The identity point (y = 1) has order 1: with R = identity and S = 0, "SB = R + kA" holds for every message.
+  const identity = new Uint8Array(32);
+  identity[0] = 1;
+  const forged = new Uint8Array(64);
+  forged.set(identity, 0);
+  assert.equal(verify(identity, utf8('anything'), forged), false);
+});
