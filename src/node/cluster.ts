@@ -55,11 +55,22 @@ export interface ClusterInfo {
   readonly topology: TopologyName;
   readonly client: { readonly name: string; readonly id: string; readonly uid: string; readonly dir: string };
   readonly nodes: readonly ClusterNodeInfo[];
+  /**
+   * How many processes host the servers (absent: one per server). With fewer, server i runs in process
+   * i mod P, so each process holds a mix of signers and KV nodes (see `processGroups`).
+   */
+  readonly processes?: number;
 }
 
 export interface ClusterUpOptions {
   /** How long to wait for every node to accept connections, default 30000 ms. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Creating a cluster: how many processes host its servers (default one per server). On a machine with
+   * fewer cores than servers, one process per core saves the cost of many cold processes (PERFORMANCE.md).
+   * A restart keeps the number the cluster was created with.
+   */
+  readonly processes?: number;
 }
 
 export interface ClusterStartOptions extends ClusterUpOptions {
@@ -196,10 +207,18 @@ export async function clusterUp(
     ports.set(n.name, free[2 * i]!);
     httpPorts.set(n.name, free[2 * i + 1]!);
   });
-  const info = await provisionCluster(dir, topology, {
+  const processes = options.processes;
+  if (processes !== undefined && !(Number.isInteger(processes) && processes >= 1))
+    throw new RangeError(`processes: a positive integer, got ${processes}`);
+  const provisioned = await provisionCluster(dir, topology, {
     address: (n) => `tcp://127.0.0.1:${ports.get(n) ?? 0}`,
     http: (n) => `127.0.0.1:${httpPorts.get(n) ?? 0}`,
   });
+  const info: ClusterInfo =
+    processes === undefined || processes >= provisioned.nodes.length
+      ? provisioned
+      : { ...provisioned, processes };
+  if (info !== provisioned) await writeClusterInfo(dir, info);
   // Processes. cluster.json is written as soon as they exist, so clusterDown can always stop them.
   return restartCluster(dir, info, options);
 }
@@ -288,26 +307,47 @@ async function writeClusterInfo(dir: string, info: ClusterInfo): Promise<void> {
   await rename(`${file}.tmp`, file);
 }
 
-/** Starts every node of `info` that is not running, records the pids, waits until all accept. */
+/**
+ * The servers of `info` by hosting process: one group per server, or with `info.processes` = P, server i
+ * in group i mod P (the topology lists signers first, so each process gets its share of both roles).
+ */
+export function processGroups(info: ClusterInfo): ClusterNodeInfo[][] {
+  const p = info.processes ?? info.nodes.length;
+  const groups: ClusterNodeInfo[][] = Array.from({ length: Math.min(p, info.nodes.length) }, () => []);
+  info.nodes.forEach((n, i) => groups[i % groups.length]!.push(n));
+  return groups;
+}
+
+/** The servers that share `name`'s process (itself included). */
+function groupOf(info: ClusterInfo, name: string): ClusterNodeInfo[] {
+  return processGroups(info).find((g) => g.some((n) => n.name === name))!;
+}
+
+/** Starts every process of `info` whose servers are not running, records the pids, waits until all accept. */
 async function restartCluster(
   dir: string,
   info: ClusterInfo,
   options: ClusterStartOptions,
 ): Promise<ClusterInfo> {
   const exited = new Map<string, number | null>();
-  const nodes: ClusterNodeInfo[] = [];
+  const pids = new Map<string, number>();
   let failure: Error | null = null;
-  for (const n of info.nodes) {
-    if (failure === null && !nodeRuns(n)) {
-      try {
-        nodes.push({ ...n, pid: spawnNode(n, exited, options.commandPrefix?.(n) ?? []) });
-        continue;
-      } catch (error) {
-        failure = error instanceof Error ? error : new Error(String(error));
-      }
+  if (options.commandPrefix !== undefined && info.processes !== undefined)
+    failure = new Error('a command prefix needs one process per server');
+  for (const group of processGroups(info)) {
+    if (failure !== null) break;
+    if (group.some(nodeRuns)) continue; // a process hosts its servers together: none runs without the others
+    try {
+      const pid = spawnNodes(group, exited, options.commandPrefix?.(group[0]!) ?? []);
+      for (const n of group) pids.set(n.name, pid);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
     }
-    nodes.push(n);
   }
+  const nodes = info.nodes.map((n) => {
+    const pid = pids.get(n.name);
+    return pid === undefined ? n : { ...n, pid };
+  });
   const updated: ClusterInfo = { ...info, nodes };
   // Recorded before waiting, so clusterDown can always stop what was started.
   await writeClusterInfo(dir, updated);
@@ -325,35 +365,38 @@ async function restartCluster(
 }
 
 /**
- * Starts the process of one server, its output appended to DIR/log; returns the pid. A `prefix` must exec
- * node in the same process (as `ip netns exec` does), so the pid is the node's.
+ * Starts the process hosting `group` (one server, or several sharing a process), its output appended to
+ * the first server's DIR/log; returns the pid. A `prefix` must exec node in the same process (as `ip netns
+ * exec` does), so the pid is the node's.
  */
-function spawnNode(
-  n: ClusterNodeInfo,
+function spawnNodes(
+  group: readonly ClusterNodeInfo[],
   exited: Map<string, number | null>,
   prefix: readonly string[],
 ): number {
-  const logFd = openSync(join(n.dir, 'log'), 'a', 0o600);
+  const logFd = openSync(join(group[0]!.dir, 'log'), 'a', 0o600);
   try {
     // BFTKV_NODE_ARGS: extra Node.js options for every node process (profiling: --cpu-prof …).
     const extra = (process.env.BFTKV_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-    const [command, ...args] = [
+    const argv: string[] = [
       ...prefix,
       process.execPath,
       ...extra,
       '--import',
       'tsx',
       MAIN,
-      '--dir',
-      n.dir,
+      ...group.flatMap((n) => ['--dir', n.dir]),
     ];
-    const child = spawn(command, args, {
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', logFd, logFd],
     });
-    if (child.pid === undefined) throw new Error(`could not start the process of ${n.name}`);
-    child.once('exit', (code) => exited.set(n.name, code));
+    if (child.pid === undefined)
+      throw new Error(`could not start the process of ${group.map((n) => n.name).join(', ')}`);
+    child.once('exit', (code) => {
+      for (const n of group) exited.set(n.name, code);
+    });
     child.unref();
     return child.pid;
   } finally {
@@ -385,7 +428,10 @@ async function waitReady(
   }
 }
 
-/** SIGKILLs one node of the cluster in `dir` and waits until the process is gone. */
+/**
+ * SIGKILLs one node of the cluster in `dir` and waits until the process is gone (with shared processes,
+ * the servers it hosts go with it).
+ */
 export async function killNode(dir: string, name: string): Promise<void> {
   const n = nodeNamed(await readClusterInfo(dir), name);
   if (nodeRuns(n)) {
@@ -395,15 +441,25 @@ export async function killNode(dir: string, name: string): Promise<void> {
   }
 }
 
-/** Starts one node again (it must not be running) and waits until it accepts connections. */
+/**
+ * Starts one node again (it must not be running) and waits until it accepts connections; with shared
+ * processes, the servers of its process start with it.
+ */
 export async function restartNode(dir: string, name: string, options: ClusterUpOptions = {}): Promise<void> {
   const info = await readClusterInfo(dir);
   const n = nodeNamed(info, name);
   if (nodeRuns(n)) throw new Error(`node ${name} is running (pid ${n.pid})`);
+  const group = groupOf(info, name);
   const exited = new Map<string, number | null>();
-  const started = { ...n, pid: spawnNode(n, exited, []) };
-  await writeClusterInfo(dir, { ...info, nodes: info.nodes.map((m) => (m.name === name ? started : m)) });
-  await waitReady([started], exited, options.readyTimeoutMs ?? 30_000);
+  const pid = spawnNodes(group, exited, []);
+  const names = new Set(group.map((m) => m.name));
+  const nodes = info.nodes.map((m) => (names.has(m.name) ? { ...m, pid } : m));
+  await writeClusterInfo(dir, { ...info, nodes });
+  await waitReady(
+    nodes.filter((m) => names.has(m.name)),
+    exited,
+    options.readyTimeoutMs ?? 30_000,
+  );
 }
 
 function nodeNamed(info: ClusterInfo, name: string): ClusterNodeInfo {
@@ -461,13 +517,16 @@ export async function clusterDown(
   const killed: string[] = [];
   const gone: string[] = [];
   const signalled = new Map<string, number>();
+  const sent = new Set<number>();
   for (const n of info.nodes) {
     if (!nodeRuns(n)) {
       gone.push(n.name);
       continue;
     }
     try {
-      process.kill(n.pid, 'SIGTERM');
+      // Servers sharing a process get one signal between them.
+      if (!sent.has(n.pid)) process.kill(n.pid, 'SIGTERM');
+      sent.add(n.pid);
       signalled.set(n.name, n.pid);
     } catch {
       gone.push(n.name);
@@ -482,9 +541,11 @@ export async function clusterDown(
       }
     if (signalled.size > 0) await sleep(25);
   }
+  const killedPids = new Set<number>();
   for (const [name, pid] of signalled) {
     try {
-      process.kill(pid, 'SIGKILL');
+      if (!killedPids.has(pid)) process.kill(pid, 'SIGKILL');
+      killedPids.add(pid);
     } catch {
       // exited in between
     }

@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { utf8 } from '../../src/codec/bytes.js';
 import { connectCluster, type ClusterConnection } from '../../src/cli/connect.js';
-import { clusterDown, clusterUp, isAlive, readClusterInfo } from '../../src/node/cluster.js';
+import {
+  clusterDown,
+  clusterStatus,
+  clusterUp,
+  isAlive,
+  killNode,
+  processGroups,
+  readClusterInfo,
+  restartNode,
+} from '../../src/node/cluster.js';
 import { IdentityError, initIdentity, loadIdentity } from '../../src/node/identity.js';
 import { ProtocolError } from '../../src/protocol/errors.js';
 
@@ -70,6 +79,72 @@ void test(
       assert.equal(down.stopped.length, 7);
     } finally {
       for (const c of connections) await c.close();
+      await clusterDown(dir).catch(() => undefined);
+      for (const pid of pids) assert.equal(isAlive(pid), false, `process ${pid} left behind`);
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+void test(
+  'small cluster in 2 processes: servers share processes, kill and restart act on the whole process, data survives',
+  { timeout: 60_000 },
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bftkv-e2e-'));
+    let conn: ClusterConnection | undefined;
+    const pids = new Set<number>();
+    try {
+      const info = await clusterUp(dir, 'small', { processes: 2 });
+      assert.equal(info.processes, 2);
+      for (const n of info.nodes) pids.add(n.pid);
+      assert.equal(pids.size, 2, 'eight servers in two processes');
+      // Round robin: each process hosts signers and KV nodes.
+      const groups = processGroups(info);
+      assert.deepEqual(
+        groups.map((g) => g.length),
+        [4, 4],
+      );
+      for (const g of groups) {
+        assert.equal(new Set(g.map((n) => n.pid)).size, 1);
+        assert.deepEqual([...new Set(g.map((n) => n.role))].sort(), ['kv', 'signer']);
+      }
+      conn = await connectCluster(dir);
+      const w = await conn.client.write(utf8('shared/key'), utf8('v1'));
+      assert.equal(w.signers.length >= 3, true);
+
+      // Killing one server's process takes its co-hosted servers down with it (the cluster tolerates it:
+      // each process holds 2 of the 4 signers and 2 of the 4 KV nodes, which is more than b = 1, so
+      // writes wait for the restart).
+      const victim = groups[1]![0]!;
+      await killNode(dir, victim.name);
+      const status = await clusterStatus(dir);
+      assert.deepEqual(
+        status
+          .filter((n) => !n.alive)
+          .map((n) => n.name)
+          .sort(),
+        groups[1]!.map((n) => n.name).sort(),
+      );
+      await restartNode(dir, victim.name);
+      const after = await readClusterInfo(dir);
+      const restarted = new Set(
+        after.nodes.filter((n) => groups[1]!.some((m) => m.name === n.name)).map((n) => n.pid),
+      );
+      assert.equal(restarted.size, 1, 'the group restarts in one process');
+      for (const p of restarted) pids.add(p);
+      assert.equal(
+        (await clusterStatus(dir)).every((n) => n.alive && n.accepting),
+        true,
+      );
+      assert.equal(text((await conn.client.read(utf8('shared/key'))).value), 'v1');
+      await conn.client.write(utf8('shared/key'), utf8('v2'));
+      assert.equal(text((await conn.client.read(utf8('shared/key'))).value), 'v2');
+
+      const down = await clusterDown(dir);
+      assert.equal(down.stopped.length, 8);
+      assert.deepEqual(down.killed, []);
+    } finally {
+      await conn?.close();
       await clusterDown(dir).catch(() => undefined);
       for (const pid of pids) assert.equal(isAlive(pid), false, `process ${pid} left behind`);
       await rm(dir, { recursive: true, force: true });
