@@ -3,7 +3,7 @@
  * server, LMDB, TLS), driven by C concurrent clients in this process over one shared TLS transport.
  *
  *   npm run bench -- [--topology small|reference] [--clients 1,16] [--seconds S] [--keys K] [--json]
- *                    [--phases kv,password,ca] [--ca-schemes rsa-shoup,…] [--ca-signatures N]
+ *                    [--phases kv,password,ca] [--ca-schemes rsa-shoup,…] [--ca-signatures N] [--processes P]
  *
  * For each client count: a write phase (each client rewrites its own K keys in turn; they were written
  * once before measuring, so a write is the steady-state update: sign + store, the time phase skipped for a
@@ -45,6 +45,7 @@ const { values } = parseArgs({
     phases: { type: 'string', default: 'kv,password,ca' },
     'ca-schemes': { type: 'string', default: CA_SCHEMES.join(',') },
     'ca-signatures': { type: 'string', default: '10' },
+    processes: { type: 'string' },
   },
   strict: true,
 });
@@ -55,6 +56,9 @@ if (clientCounts.some((n) => !Number.isInteger(n) || n < 1 || n > 64))
   throw new RangeError('--clients: a comma-separated list of integers in 1..64');
 const seconds = Number(values.seconds);
 if (!(seconds > 0 && seconds <= 120)) throw new RangeError('--seconds: in (0, 120]');
+const processes = values.processes === undefined ? undefined : Number.parseInt(values.processes, 10);
+if (processes !== undefined && !(processes >= 1 && processes <= 64))
+  throw new RangeError('--processes: in 1..64 (default: one per server)');
 const keys = Number.parseInt(values.keys, 10);
 if (!(keys >= 1 && keys <= 10_000)) throw new RangeError('--keys: in 1..10000');
 
@@ -84,14 +88,18 @@ function processCpu(pid: number): Cpu {
   };
 }
 
-/** CPU time of every node process and of this one (the clients). */
-function clusterCpu(info: ClusterInfo): Cpu {
+/** CPU time of every node process and of this one (the clients), with the signers' and KV nodes' shares. */
+function clusterCpu(info: ClusterInfo): Cpu & { signer: number; kv: number } {
   const own = process.cpuUsage();
-  const total = { user: own.user / 1000, system: own.system / 1000 };
+  const total = { user: own.user / 1000, system: own.system / 1000, signer: 0, kv: 0 };
+  const seen = new Set<number>();
   for (const n of info.nodes) {
+    if (seen.has(n.pid)) continue; // servers sharing a process (--processes) are counted once
+    seen.add(n.pid);
     const c = processCpu(n.pid);
     total.user += c.user;
     total.system += c.system;
+    total[n.role] += c.user + c.system;
   }
   return total;
 }
@@ -144,6 +152,7 @@ async function phase(
   emit({
     bench: 'cluster',
     topology,
+    processes: processes ?? 'one per server',
     op,
     clients: clients.length,
     ops: latencies.length,
@@ -154,6 +163,9 @@ async function phase(
     cpuMsPerOp: perOp(cpuMs),
     systemCpuMsPerOp: perOp(cpu1.system - cpu0.system),
     clientCpuMsPerOp: perOp((own.user + own.system) / 1000),
+    // Per role only when every server has its own process.
+    signersCpuMsPerOp: processes === undefined ? perOp(cpu1.signer - cpu0.signer) : null,
+    kvCpuMsPerOp: processes === undefined ? perOp(cpu1.kv - cpu0.kv) : null,
     cpuUtilization: Number((cpuMs / wallMs).toFixed(2)),
     ...(firstError === undefined
       ? {}
@@ -192,6 +204,7 @@ async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promi
   emit({
     bench: 'cluster',
     topology,
+    processes: processes ?? 'one per server',
     op: `ca-create-${scheme}`,
     clients: 1,
     ops: 1,
@@ -205,6 +218,7 @@ async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promi
   emit({
     bench: 'cluster',
     topology,
+    processes: processes ?? 'one per server',
     op: `ca-sign-${scheme}`,
     clients: 1,
     ops: latencies.length,
@@ -237,6 +251,7 @@ async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promi
   emit({
     bench: 'cluster',
     topology,
+    processes: processes ?? 'one per server',
     op: `ca-reshare-${scheme}`,
     clients: 1,
     ops: 1,
@@ -257,10 +272,10 @@ const dir = await mkdtemp(join(tmpdir(), 'bftkv-bench-'));
 let transport: TlsTransport | undefined;
 try {
   const started = performance.now();
-  const info = await clusterUp(dir, topology);
+  const info = await clusterUp(dir, topology, processes === undefined ? {} : { processes });
   if (!values.json)
     process.stdout.write(
-      `${topology}: ${info.nodes.length} node processes up in ${Math.round(performance.now() - started)} ms\n`,
+      `${topology}: ${info.nodes.length} nodes in ${processes ?? info.nodes.length} processes up in ${Math.round(performance.now() - started)} ms\n`,
     );
   const identity = await loadIdentity(info.client.dir);
   const certs = await Promise.all((await certificateFiles(dir)).map((f) => readCertificateFile(f)));
