@@ -13,6 +13,19 @@ export class AbortedError extends Error {
   }
 }
 
+/**
+ * The AbortedError for an aborted `signal`: its reason when that is one, else a new one. Internal aborts use
+ * a shared reason (RELEASED), so the common case — a phase finished, its timers and stragglers are cancelled
+ * — does not build an Error with a stack trace per timer and request.
+ */
+export function abortedError(signal: AbortSignal | undefined): AbortedError {
+  const reason: unknown = signal?.reason;
+  return reason instanceof AbortedError ? reason : new AbortedError();
+}
+
+/** The abort reason of a deadline whose task has finished (withDeadline). */
+const RELEASED = new AbortedError('the operation finished; its deadline was released');
+
 /** Raised when an operation does not finish within its deadline. */
 export class TimeoutError extends Error {
   override readonly name = 'TimeoutError';
@@ -42,7 +55,7 @@ export const systemClock: Clock = {
       }, ms);
       const onAbort = () => {
         clearTimeout(timer);
-        reject(new AbortedError());
+        reject(abortedError(signal));
       };
       signal?.addEventListener('abort', onAbort, { once: true });
     }),
@@ -80,7 +93,7 @@ export async function withDeadline<T>(
     throw e;
   } finally {
     parent?.removeEventListener('abort', onParent);
-    if (!ctl.signal.aborted) ctl.abort();
+    if (!ctl.signal.aborted) ctl.abort(RELEASED);
     await timer;
   }
 }

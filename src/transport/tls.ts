@@ -38,7 +38,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import * as tls from 'node:tls';
 import { fromHex, utf8 } from '../codec/bytes.js';
 import { sign, verify, type SigningKey } from '../crypto/ed25519.js';
-import { AbortedError, systemClock, type Clock } from '../env/clock.js';
+import { AbortedError, abortedError, systemClock, type Clock } from '../env/clock.js';
 import { secureRandom, type Random } from '../env/random.js';
 import { LIMITS } from '../limits.js';
 import { nodeIdOf, type NodeId } from '../trust/certificate.js';
@@ -396,6 +396,7 @@ class Channel {
   /** Frames waiting for 'drain' (bounded by the owners' in-flight limits). */
   readonly #sendQueue: { frame: Buffer; onWritten: (() => void) | undefined }[] = [];
   #blocked = false;
+  #corked = false;
   #ending = false;
   #paused = false;
   #bufferedBytesMax = 0;
@@ -522,9 +523,20 @@ class Channel {
   }
 
   #write(frame: Buffer, onWritten: (() => void) | undefined): void {
-    const ok = this.socket.write(frame, () => onWritten?.());
+    if (!this.#corked) {
+      // Frames queued in the same turn of the event loop leave in one TLS record and one system call.
+      this.#corked = true;
+      this.socket.cork();
+      setImmediate(this.#uncork);
+    }
+    const ok = this.socket.write(frame, onWritten === undefined ? undefined : () => onWritten());
     if (!ok) this.#blocked = true;
   }
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.socket.uncork();
+  };
 
   #flush(): void {
     this.#blocked = false;
@@ -751,7 +763,7 @@ class ClientConnection {
       const removed = this.#waiting.delete(p) || (p.stream !== 0 && this.#inFlight.delete(p.stream));
       if (!removed) return;
       // A late answer to this stream is ignored (stream < nextStream, no longer in flight).
-      p.reject(new AbortedError());
+      p.reject(abortedError(p.signal));
       this.#pumpWaiting();
       this.#updateRef();
     };
