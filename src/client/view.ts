@@ -81,7 +81,7 @@ export interface CertificateView extends NodeRef {
 
 /** The node `id` as this graph names it. */
 export function nodeRef(graph: TrustGraph, id: NodeId): NodeRef {
-  return { id, uid: graph.certificate(id)?.body.uid ?? '' };
+  return { id, uid: graph.body(id)?.uid ?? '' };
 }
 
 /** The status of the client `self` (its certificate as it presents it) over `graph` and `qs`. */

@@ -122,6 +122,16 @@ export class ByteReader {
     return this.buf.length - this.pos;
   }
 
+  /** How many bytes were consumed. */
+  get offset(): number {
+    return this.pos;
+  }
+
+  /** A view (not a copy) of the input between two offsets already read. */
+  consumed(from: number, to: number): Uint8Array {
+    return this.buf.subarray(from, to);
+  }
+
   private need(n: number, field: string): void {
     if (this.remaining < n) throw new CodecError(field, `truncated: need ${n} bytes, have ${this.remaining}`);
   }

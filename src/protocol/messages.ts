@@ -162,7 +162,25 @@ function readNodeId(r: ByteReader, field: string): NodeId {
   return id;
 }
 
+/**
+ * The bytes each decoded record came from (a view into the received message), so a reader can key its
+ * verdict cache without encoding the record again (verify.ts RecordVerifier).
+ */
+const encodings = new WeakMap<SignedRecord, Uint8Array>();
+
+/** The encoding of `rec`: the bytes it was decoded from, or a fresh encoding. */
+export function recordEncoding(rec: SignedRecord): Uint8Array {
+  return encodings.get(rec) ?? encodeRecord(rec);
+}
+
 function readRecord(r: ByteReader): SignedRecord {
+  const start = r.offset;
+  const rec = readRecordFields(r);
+  encodings.set(rec, r.consumed(start, r.offset));
+  return rec;
+}
+
+function readRecordFields(r: ByteReader): SignedRecord {
   const x = r.bytes(LIMITS.keyBytesMax, 'record.x');
   if (x.length === 0) throw new CodecError('record.x', 'empty');
   const t = r.u64('record.t');

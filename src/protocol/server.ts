@@ -372,7 +372,7 @@ export class BftkvServer {
     const qs = this.quorums.get();
     const clique = qs.cliqueOf(this.id);
     if (clique === undefined) throw new ProtocolError('notASigner', 'this node is in no quorum clique');
-    const certified = quorumCertificateCount(this.graph, clique, writer);
+    const certified = quorumCertificateCount(this.graph, clique, writer, clique.certThreshold);
     if (certified < clique.certThreshold) {
       throw new ProtocolError(
         'invalidQuorumCertificate',

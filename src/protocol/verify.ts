@@ -17,7 +17,7 @@ import {
 import type { TrustGraph } from '../trust/graph.js';
 import type { RevocationProof } from '../trust/revocation.js';
 import { signerStatement, valueDigest, writerStatement } from '../trust/statements.js';
-import { encodeRecord, type SignedRecord } from './messages.js';
+import { recordEncoding, type SignedRecord } from './messages.js';
 
 export type RecordVerdict =
   | { readonly ok: true }
@@ -69,7 +69,7 @@ export function checkCollectiveSignature(
     if (clique === undefined) continue;
     const have = counts.get(clique) ?? 0;
     if (have >= clique.sufficient) continue;
-    const key = graph.certificate(s.signer)?.body.publicKey;
+    const key = graph.body(s.signer)?.publicKey;
     if (key === undefined || !verify(key, statement, s.signature)) continue;
     counts.set(clique, have + 1);
   }
@@ -99,7 +99,7 @@ export class RecordVerifier {
   ) {}
 
   verify(qs: QuorumSystem, rec: SignedRecord): RecordVerdict {
-    const key = `${this.graph.version}:${toHex(sha256(encodeRecord(rec)))}`;
+    const key = `${this.graph.version}:${toHex(sha256(recordEncoding(rec)))}`;
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
     const verdict = verifyRecord(qs, this.graph, rec);
@@ -111,17 +111,25 @@ export class RecordVerifier {
 
 /**
  * CheckQuorumCert (paper Algorithm 4): the number of distinct members of `clique` whose certification of
- * `cert` verifies. Certifications come from the presented certificate and from the local graph.
+ * `cert` verifies. Certifications come from the local graph (already verified) and from the presented
+ * certificate; counting stops at `enough`, so a writer the graph already knows as certified costs no
+ * verification and no hashing of the certifications it presents.
  */
-export function quorumCertificateCount(graph: TrustGraph, clique: CliqueQuorum, cert: Certificate): number {
+export function quorumCertificateCount(
+  graph: TrustGraph,
+  clique: CliqueQuorum,
+  cert: Certificate,
+  enough = Number.POSITIVE_INFINITY,
+): number {
   const counted = new Set<NodeId>();
   // A certification covers (ID, key, UID): the graph's certifiers vouch only for the UID they certified.
-  if (graph.certificate(cert.id)?.body.uid === cert.body.uid) {
+  if (graph.body(cert.id)?.uid === cert.body.uid) {
     for (const issuer of graph.certifiers(cert.id)) if (clique.memberSet.has(issuer)) counted.add(issuer);
   }
   for (const c of cert.certifications) {
+    if (counted.size >= enough) break;
     if (counted.has(c.issuer) || !clique.memberSet.has(c.issuer)) continue;
-    const key = graph.certificate(c.issuer)?.body.publicKey;
+    const key = graph.body(c.issuer)?.publicKey;
     if (key !== undefined && verifyCertification(cert, c, key)) counted.add(c.issuer);
   }
   return counted.size;
@@ -133,7 +141,7 @@ export function quorumCertificateCount(graph: TrustGraph, clique: CliqueQuorum, 
  * equivocation) and the writer, if the same key wrote both (writer equivocation).
  */
 export function equivocationProofs(graph: TrustGraph, a: SignedRecord, b: SignedRecord): RevocationProof[] {
-  if (!bytesEqual(a.x, b.x) || a.t !== b.t) return [];
+  if (!bytesEqual(a.x, b.x) || a.t !== b.t || bytesEqual(a.v, b.v)) return [];
   const da = valueDigest(a.v);
   const db = valueDigest(b.v);
   if (bytesEqual(da, db)) return [];
@@ -144,7 +152,7 @@ export function equivocationProofs(graph: TrustGraph, a: SignedRecord, b: Signed
   for (const s of a.signatures) {
     const other = bySigner.get(s.signer);
     if (other === undefined) continue;
-    const key = graph.certificate(s.signer)?.body.publicKey;
+    const key = graph.body(s.signer)?.publicKey;
     if (key === undefined) continue;
     if (verify(key, sa, s.signature) && verify(key, sb, other)) {
       proofs.push({
@@ -187,7 +195,7 @@ export function equivocationProofs(graph: TrustGraph, a: SignedRecord, b: Signed
  * is an identity equivocation: the key self-signed both bodies. Returns the proof, if any.
  */
 export function identityConflict(graph: TrustGraph, cert: Certificate): RevocationProof | undefined {
-  const known = graph.certificate(cert.id);
+  const known = graph.selfSigned(cert.id);
   if (known === undefined || !verifySelfSignature(cert)) return undefined;
   const a = known.body;
   const b = cert.body;

@@ -119,7 +119,7 @@ export function buildQuorumSystem(
   // Only servers (nodes with an address) can sign, so only servers are clique members: a client that
   // certified part of a clique must not form a smaller clique with that part in its own view. Edges into
   // clients are dropped for clique finding; a client's own out-edges still start the search.
-  const isServer = (id: NodeId) => (graph.certificate(id)?.body.address ?? '') !== '';
+  const isServer = (id: NodeId) => (graph.body(id)?.address ?? '') !== '';
   const serverOut = new Map<NodeId, ReadonlySet<NodeId>>();
   const cliqueView: DirectedGraph = {
     vertices: view.vertices,
@@ -147,7 +147,7 @@ export function buildQuorumSystem(
   for (const c of cliques) for (const m of c.members) inClique.set(m, c);
   const reachable = view.vertices.has(self) ? bfsWithin(view, self, options.kvDistance) : new Set<NodeId>();
   const kvNodes = [...reachable]
-    .filter((id) => id !== self && !inClique.has(id) && (graph.certificate(id)?.body.address ?? '') !== '')
+    .filter((id) => id !== self && !inClique.has(id) && (graph.body(id)?.address ?? '') !== '')
     .sort();
   const { f, q } = kvQuorumSize(kvNodes.length);
   return { self, cliques, kvNodes, kvFaults: f, kvQuorum: q, cliqueOf: (id) => inClique.get(id) };

@@ -19,6 +19,7 @@ import {
   verifyCertification,
   verifySelfSignature,
   type Certificate,
+  type CertificateBody,
   type Certification,
   type NodeId,
 } from './certificate.js';
@@ -79,6 +80,19 @@ export class TrustGraph {
     const v = this.vertices.get(id);
     if (v === undefined) return undefined;
     return { ...v.cert, certifications: sortedCertifications(v.verified) };
+  }
+
+  /**
+   * The body known for `id` (its key, UID and address), without building the certificate: the per-request
+   * checks (signer keys, certifier keys) need only this.
+   */
+  body(id: NodeId): CertificateBody | undefined {
+    return this.vertices.get(id)?.cert.body;
+  }
+
+  /** The self-signed part of `id`'s certificate (body and self-signature; no certifications). */
+  selfSigned(id: NodeId): Certificate | undefined {
+    return this.vertices.get(id)?.cert;
   }
 
   /** All known certificates (verified certifications only), sorted by ID. */

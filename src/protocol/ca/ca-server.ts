@@ -649,7 +649,7 @@ export class CaService {
         const oldKeys = d.members.map((m) =>
           this.deps.graph.isRevoked(m.id)
             ? new Uint8Array(32)
-            : (this.deps.graph.certificate(m.id)?.body.publicKey ?? new Uint8Array(32)),
+            : (this.deps.graph.body(m.id)?.publicKey ?? new Uint8Array(32)),
         );
         s = {
           ...common,
