@@ -23,8 +23,11 @@ export function abortedError(signal: AbortSignal | undefined): AbortedError {
   return reason instanceof AbortedError ? reason : new AbortedError();
 }
 
-/** The abort reason of a deadline whose task has finished (withDeadline). */
-const RELEASED = new AbortedError('the operation finished; its deadline was released');
+/**
+ * The abort reason of work cancelled because its operation finished (a released deadline, the stragglers of
+ * a phase that has enough answers): shared, so cancelling costs no Error construction.
+ */
+export const RELEASED = new AbortedError('the operation finished; its remaining work was released');
 
 /** Raised when an operation does not finish within its deadline. */
 export class TimeoutError extends Error {
@@ -74,7 +77,7 @@ export async function withDeadline<T>(
   const ctl = new AbortController();
   // One deadline signal is shared by every request of a phase (one listener per peer).
   setMaxListeners(0, ctl.signal);
-  const onParent = () => ctl.abort();
+  const onParent = () => ctl.abort(abortedError(parent));
   if (parent?.aborted) throw new AbortedError();
   parent?.addEventListener('abort', onParent, { once: true });
   let timedOut = false;

@@ -5,9 +5,9 @@
  * answers are counted per distinct node.
  */
 import { bytesEqual, toHex } from '../codec/bytes.js';
-import { AbortedError, withDeadline, type Clock } from '../env/clock.js';
+import { AbortedError, abortedError, RELEASED, withDeadline, type Clock } from '../env/clock.js';
 import { sample, type Random } from '../env/random.js';
-import { sign, verify, type SigningKey } from '../crypto/ed25519.js';
+import { sign, SIGNATURE_BYTES, verify, type SigningKey } from '../crypto/ed25519.js';
 import { LIMITS, SEALED_TIMESTAMP } from '../limits.js';
 import {
   DEFAULT_QUORUM_OPTIONS,
@@ -63,6 +63,13 @@ export interface ClientOptions {
   readonly hedgeMs: number;
   /** A peer whose request failed at the transport is left out of fast paths for this long. */
   readonly suspectMs: number;
+  /**
+   * 'optimistic' (default): signer signatures are not verified as they arrive; every KV node verifies the
+   * record anyway, and only when they refuse it does this client verify, distrust the signers whose
+   * signatures are invalid (verified eagerly from then on) and retry. 'eager': verify every signature on
+   * arrival. See docs/PROTOCOL.md §6 for why the record stays as robust either way.
+   */
+  readonly signatureChecks: 'optimistic' | 'eager';
 }
 
 export const DEFAULT_CLIENT_OPTIONS: ClientOptions = {
@@ -74,6 +81,7 @@ export const DEFAULT_CLIENT_OPTIONS: ClientOptions = {
   signGraceMs: 5,
   hedgeMs: 100,
   suspectMs: 5000,
+  signatureChecks: 'optimistic',
 };
 
 export interface ClientDeps {
@@ -129,6 +137,8 @@ export interface ReadOptions {
 export type Outcome = { peer: Certificate; response: Response } | { peer: Certificate; error: unknown };
 
 const LAST_USED_MAX = 65536;
+/** Signers remembered as having sent an invalid signature (their signatures are verified on arrival). */
+const DISTRUSTED_MAX = 4096;
 const SUSPECTS_MAX = 4096;
 
 export class BftkvClient {
@@ -144,6 +154,8 @@ export class BftkvClient {
   private presenceSeq = 0n;
   /** Peers whose last request failed at the transport, with the time until which they are suspected. */
   private readonly suspects = new Map<NodeId, number>();
+  /** Signers that sent this client an invalid signature: verified on arrival from then on. */
+  private readonly distrusted = new Set<NodeId>();
 
   constructor(private readonly deps: ClientDeps) {
     this.id = deps.certificate.id;
@@ -290,7 +302,7 @@ export class BftkvClient {
     const outcomes: Outcome[] = [];
     if (peers.length === 0) return outcomes;
     const ctl = new AbortController();
-    const onAbort = () => ctl.abort();
+    const onAbort = () => ctl.abort(abortedError(signal));
     signal?.addEventListener('abort', onAbort, { once: true });
     let graceStarted = false;
     try {
@@ -317,7 +329,7 @@ export class BftkvClient {
       void e;
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      ctl.abort();
+      ctl.abort(RELEASED);
     }
     return outcomes.slice();
   }
@@ -535,7 +547,22 @@ export class BftkvClient {
         lastError = signed.retry;
         continue;
       }
-      return this.storeRecord(qs, signed.record, signal);
+      try {
+        return await this.storeRecord(qs, signed.record, signal);
+      } catch (e) {
+        // The KV nodes refused the collective signature: if some signatures this client took unverified are
+        // invalid, their signers are distrusted and the write runs again (they are verified on arrival now).
+        if (!(e instanceof ProtocolError) || e.code !== 'insufficientSignatures') throw e;
+        const invalid = this.invalidSigners(qs, signed.record);
+        if (invalid.length === 0) throw e;
+        for (const id of invalid) this.distrust(id);
+        lastError = new ProtocolError(
+          'insufficientSignatures',
+          `the KV nodes refused the collective signature: ${invalid.length} signer(s) sent invalid signatures`,
+          undefined,
+          invalid,
+        );
+      }
     }
     throw lastError ?? new ProtocolError('insufficientResponses', 'write failed');
   }
@@ -647,9 +674,15 @@ export class BftkvClient {
     let conflict: ProtocolError | undefined;
     const sufficient = () => qs.cliques.every((c) => valid.get(c)!.size >= c.sufficient);
     const hopeless = () => qs.cliques.some((c) => c.members.length - failed.get(c)! < c.sufficient);
+    const eager = this.options.signatureChecks === 'eager';
     const accept = (o: Outcome): boolean => {
       const c = qs.cliqueOf(o.peer.id)!;
       if ('response' in o && o.response.kind === 'sign') {
+        if (o.response.signature.length === SIGNATURE_BYTES && !eager && !this.distrusted.has(o.peer.id)) {
+          // Optimistic: the KV nodes verify the record (see signatureChecks).
+          valid.get(c)!.set(o.peer.id, o.response.signature);
+          return true;
+        }
         if (verify(o.peer.body.publicKey, statement, o.response.signature)) {
           valid.get(c)!.set(o.peer.id, o.response.signature);
           return true;
@@ -680,7 +713,7 @@ export class BftkvClient {
     const robustDone = () => qs.cliques.every((c) => valid.get(c)!.size >= robust(c));
     let graceStarted = false;
     const graceCtl = new AbortController();
-    const onAbort = () => graceCtl.abort();
+    const onAbort = () => graceCtl.abort(abortedError(signal));
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await this.gather(
@@ -694,7 +727,7 @@ export class BftkvClient {
             graceStarted = true;
             if (this.options.signGraceMs <= 0) return true;
             this.deps.clock.sleep(this.options.signGraceMs, graceCtl.signal).then(
-              () => graceCtl.abort(),
+              () => graceCtl.abort(RELEASED),
               () => undefined,
             );
           }
@@ -708,7 +741,7 @@ export class BftkvClient {
       if (!(e instanceof AbortedError) || signal?.aborted) throw e;
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      graceCtl.abort();
+      graceCtl.abort(RELEASED);
     }
     if (!sufficient()) {
       if (conflict !== undefined && (errors.get('sealed') ?? 0) === 0) return { retry: conflict };
@@ -724,6 +757,38 @@ export class BftkvClient {
       for (const [signer, signature] of valid.get(c)!) signatures.push({ signer, signature });
     signatures.sort((a, b) => (a.signer < b.signer ? -1 : a.signer > b.signer ? 1 : 0));
     return { record: { x, t, v, writer, writerSignature, signatures } };
+  }
+
+  /** The signers whose signatures in `record` do not verify (checked only after the KV nodes refused it). */
+  private invalidSigners(qs: QuorumSystem, record: SignedRecord): NodeId[] {
+    const statement = signerStatement(
+      record.x,
+      record.t,
+      valueDigest(record.v),
+      this.id,
+      record.writer.body.uid,
+      record.writerSignature,
+    );
+    return record.signatures
+      .filter((s) => {
+        const key = this.graph.body(s.signer)?.publicKey;
+        return (
+          qs.cliqueOf(s.signer) !== undefined && key !== undefined && !verify(key, statement, s.signature)
+        );
+      })
+      .map((s) => s.signer);
+  }
+
+  /** Signers that sent this client an invalid signature (their signatures are now verified on arrival). */
+  distrustedSigners(): NodeId[] {
+    return [...this.distrusted];
+  }
+
+  private distrust(id: NodeId): void {
+    if (this.distrusted.has(id)) return;
+    if (this.distrusted.size >= DISTRUSTED_MAX)
+      this.distrusted.delete(this.distrusted.values().next().value!);
+    this.distrusted.add(id);
   }
 
   /** Store phase: send the record to every KV node, count distinct valid signed acknowledgements. */

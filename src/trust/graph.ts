@@ -51,6 +51,8 @@ interface Vertex {
   cert: Certificate;
   /** Verified certifications by issuer. */
   verified: Map<NodeId, Certification>;
+  /** The certificate `certificate()` built, valid while the graph's version is `version`. */
+  built?: { readonly version: number; readonly cert: Certificate };
 }
 
 export class TrustGraph {
@@ -79,7 +81,13 @@ export class TrustGraph {
   certificate(id: NodeId): Certificate | undefined {
     const v = this.vertices.get(id);
     if (v === undefined) return undefined;
-    return { ...v.cert, certifications: sortedCertifications(v.verified) };
+    // Built once per graph version: clients look their servers' certificates up on every request.
+    if (v.built?.version !== this.versionCounter)
+      v.built = {
+        version: this.versionCounter,
+        cert: { ...v.cert, certifications: sortedCertifications(v.verified) },
+      };
+    return v.built.cert;
   }
 
   /**

@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { utf8 } from '../../src/codec/bytes.js';
-import { decodeRequest, encodeResponse } from '../../src/protocol/messages.js';
-import { mute, refusesToSign } from './byzantine.js';
+import { verify } from '../../src/crypto/ed25519.js';
+import { decodeRequest, encodeResponse, type SignedRecord } from '../../src/protocol/messages.js';
+import { signerStatement, valueDigest } from '../../src/trust/statements.js';
+import { mute, refusesToSign, signsGarbage } from './byzantine.js';
 import { SimCluster, type ServerBehaviour } from './cluster.js';
 import { read } from './scenario-kit.js';
 import { referenceTopology } from './topology.js';
@@ -103,5 +105,59 @@ void describe('client fast paths on the reference topology (2 × 10 signers, 6 K
       assert.equal(w.t, BigInt(i), 'timestamps stay dense');
     }
     assert.equal((await read(cluster, 'u02', x)).v, 'v3');
+  });
+  void test('optimistic signature checks: b = 3 signers of a clique send garbage; the KV nodes refuse, the writer distrusts exactly them, retries, and every record it stores is robust', async () => {
+    const garbage = ['a01', 'a02', 'a03'];
+    const cluster = await start('garbage', new Map(garbage.map((n) => [n, signsGarbage])));
+    const u01 = cluster.client('u01');
+    const garbageIds = new Set(garbage.map((n) => cluster.identity(n).id));
+    /** Per clique (a/b): how many of the record's signatures verify, and how many come from garbage signers. */
+    const census = (rec: SignedRecord) => {
+      const statement = signerStatement(
+        rec.x,
+        rec.t,
+        valueDigest(rec.v),
+        rec.writer.id,
+        rec.writer.body.uid,
+        rec.writerSignature,
+      );
+      const out = { a: 0, b: 0, garbage: 0 };
+      for (const s of rec.signatures) {
+        const name = cluster.name(s.signer);
+        if (garbageIds.has(s.signer)) out.garbage++;
+        else if (verify(cluster.identity(name).key.publicKey, statement, s.signature))
+          out[name.startsWith('a') ? 'a' : 'b']++;
+      }
+      return out;
+    };
+    let refusedOnce = false;
+    for (let i = 0; i < 8; i++) {
+      const x = utf8(`garbage/${i}`);
+      const before = requests(cluster, KV);
+      const distrustedBefore = new Set(u01.distrustedSigners());
+      const w = await cluster.run(() => u01.write(x, utf8(`v${i}`)));
+      // A first store of 4 requests, plus 4 more when the KV nodes refused the first record.
+      if (requests(cluster, KV) - before > 4) refusedOnce = true;
+      const r = await cluster.run(() => cluster.client('u02').read(x));
+      assert.equal(r.t, w.t);
+      const c = census(r.record!);
+      // Sufficient in both cliques; at most one garbage signature taken unverified (two would leave clique a
+      // short of 7, and the KV nodes refuse); robust: a garbage signer is one of the b that could ever be
+      // revoked, so 8 − g valid signatures still survive b − g revocations.
+      assert.ok(c.a >= 7 && c.b >= 7, `valid per clique: ${JSON.stringify(c)}`);
+      assert.ok(c.garbage <= 1, JSON.stringify(c));
+      for (const s of r.record!.signatures)
+        assert.ok(
+          !distrustedBefore.has(s.signer),
+          'a distrusted signer is verified on arrival, never stored',
+        );
+    }
+    assert.ok(
+      refusedOnce,
+      'some fast path picked two or three garbage signers, so the KV nodes refused once',
+    );
+    const distrusted = u01.distrustedSigners();
+    assert.ok(distrusted.length >= 2, `distrusted: ${distrusted.length}`);
+    for (const id of distrusted) assert.ok(garbageIds.has(id), 'only garbage signers are distrusted');
   });
 });
