@@ -11,6 +11,7 @@ import { utf8 } from '../../src/codec/bytes.js';
 import { sign } from '../../src/crypto/ed25519.js';
 import { CaClient, type CreateOptions } from '../../src/protocol/ca/ca-client.js';
 import type { CaScheme } from '../../src/protocol/ca/scheme.js';
+import { inlineRsaKeys } from '../../src/protocol/ca/scheme-rsa.js';
 import { callStatement, caVariable, CA_NONCE_BYTES, type CaAction } from '../../src/protocol/ca/wire.js';
 import { ProtocolError, type ErrorCode } from '../../src/protocol/errors.js';
 import {
@@ -511,11 +512,14 @@ for (const scheme of ['ecdsa-p256', 'ed25519-frost'] as const) {
   }
 }
 
-/** Each scheme with the options that keep it quick here (1024-bit RSA moduli: set-up time, not security). */
+/**
+ * Each scheme with the options that keep it quick here (1024-bit RSA moduli: set-up time, not security).
+ * RSA key material is generated inline: in the thread pool, the prime search would race the simulated clock.
+ */
 const BYZANTINE_SCHEMES: readonly { scheme: CaScheme; options: CreateOptions }[] = [
   { scheme: 'ed25519-frost', options: {} },
-  { scheme: 'rsa-shoup', options: { modulusBits: 1024 } },
-  { scheme: 'rsa-additive', options: { modulusBits: 1024 } },
+  { scheme: 'rsa-shoup', options: { modulusBits: 1024, rsaKeys: inlineRsaKeys } },
+  { scheme: 'rsa-additive', options: { modulusBits: 1024, rsaKeys: inlineRsaKeys } },
   { scheme: 'ecdsa-p256', options: {} },
 ];
 

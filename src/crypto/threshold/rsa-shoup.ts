@@ -209,12 +209,23 @@ export function dealShoup(
   return { publicKey, shares };
 }
 
+/** A safe prime of `bits` bits from node:crypto's generatePrime, in libuv's thread pool. */
+export function backgroundSafePrime(bits: number): Promise<bigint> {
+  return new Promise((resolve, reject) =>
+    generatePrime(bits, { safe: true, bigint: true }, (err, prime) => (err ? reject(err) : resolve(prime))),
+  );
+}
+
 /**
- * Generates a fresh Shoup key of `modulusBits` bits: two safe primes from node:crypto's generatePrime
- * (OpenSSL's randomness), then `dealShoup` with the injected Random for the polynomial and v.
+ * Generates a fresh Shoup key of `modulusBits` bits: two safe primes from `safePrime` (default: node:crypto's
+ * generatePrime with OpenSSL's randomness, in the thread pool), then `dealShoup` with the injected Random
+ * for the polynomial and v.
  */
 export async function generateShoupKey(
-  options: ShoupDealOptions & { readonly modulusBits: number },
+  options: ShoupDealOptions & {
+    readonly modulusBits: number;
+    readonly safePrime?: (bits: number) => Promise<bigint>;
+  },
   random: Random,
 ): Promise<ShoupDealing> {
   const { modulusBits } = options;
@@ -228,14 +239,10 @@ export async function generateShoupKey(
       `modulusBits: expected an even integer in ${MODULUS_BITS_MIN}..${MODULUS_BITS_MAX}, got ${modulusBits}`,
     );
   checkPlayers(options.players, options.threshold);
-  const safePrime = (): Promise<bigint> =>
-    new Promise((resolve, reject) =>
-      generatePrime(modulusBits / 2, { safe: true, bigint: true }, (err, prime) =>
-        err ? reject(err) : resolve(prime),
-      ),
-    );
+  const source = options.safePrime ?? backgroundSafePrime;
+  const safePrime = () => source(modulusBits / 2);
   for (let attempt = 0; attempt < 16; attempt++) {
-    // generatePrime runs in libuv's thread pool: the two searches (variable-time) overlap on two cores.
+    // In the thread pool, the two searches (variable-time) overlap on two cores.
     const [p, q] = await Promise.all([safePrime(), safePrime()]);
     if (p !== q && bitLength(p * q) === modulusBits) return dealShoup({ p, q }, options, random);
   }

@@ -49,7 +49,7 @@
  * by, and skip zero digits of, the secret exponent. Noted, not solved (node:crypto offers no modexp with a
  * secret exponent modulo an N whose factors it is not given).
  */
-import { generateKeyPair } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, generatePrimeSync } from 'node:crypto';
 import { ByteReader, ByteWriter, CodecError, bytesEqual, toHex } from '../../codec/bytes.js';
 import { secureRandom, type Random } from '../../env/random.js';
 import { sha256 } from '../../crypto/hash.js';
@@ -76,6 +76,7 @@ import {
   encodeShoupPublicKey,
   encodeShoupShare,
   encodeShoupSignatureShare,
+  backgroundSafePrime,
   generateShoupKey,
   shoupSignShare,
   verifyShoupShare,
@@ -152,7 +153,53 @@ export interface RsaHolderOptions {
 export interface RsaCoordinatorOptions {
   /** Modulus size of created keys, even, 512..8192 bits (default 2048; tests use 512 or 1024). */
   readonly modulusBits?: number;
+  /** Where new key material comes from (default `backgroundRsaKeys`). */
+  readonly rsaKeys?: RsaKeySource;
 }
+
+/** Where a coordinator gets new RSA key material (both from OpenSSL through node:crypto). */
+export interface RsaKeySource {
+  /** A safe prime of `bits` bits (a Shoup modulus is two of them). */
+  readonly safePrime: (bits: number) => Promise<bigint>;
+  /** A PKCS#8 PEM RSA private key with e = 65537 (the additive scheme's dealer). */
+  readonly privateKeyPem: (bits: number) => Promise<string>;
+}
+
+/** Generation in libuv's thread pool: the event loop keeps serving while primes are searched. */
+export const backgroundRsaKeys: RsaKeySource = {
+  safePrime: backgroundSafePrime,
+  privateKeyPem: (bits) =>
+    new Promise<string>((resolve, reject) =>
+      generateKeyPair(
+        'rsa',
+        {
+          modulusLength: bits,
+          publicExponent: 65537,
+          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+          publicKeyEncoding: { type: 'spki', format: 'pem' },
+        },
+        (err, _publicKey, privateKey) => (err ? reject(err) : resolve(privateKey)),
+      ),
+    ),
+};
+
+/**
+ * Generation on the calling thread. For the simulator: its virtual clock only moves while the task waits,
+ * so work running in the thread pool races simulated time (a slow prime search under load looked like a
+ * stalled holder); done inline, the search takes no simulated time at all.
+ */
+export const inlineRsaKeys: RsaKeySource = {
+  safePrime: (bits) => Promise.resolve(generatePrimeSync(bits, { safe: true, bigint: true })),
+  privateKeyPem: (bits) =>
+    Promise.resolve(
+      generateKeyPairSync('rsa', {
+        modulusLength: bits,
+        publicExponent: 65537,
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      }).privateKey,
+    ),
+};
 
 /** Holders needed to sign in a group of n tolerating b: k = n − b (7 of 10, 3 of 4). */
 export function rsaSigningThreshold(group: Pick<GroupDirectory, 'n' | 'b'>): number {
@@ -616,6 +663,7 @@ function storedShoupShare(identity: HolderIdentity, key: StoredKey): ShoupShare 
 /** Client side of 'rsa-shoup': the dealer at creation, the combiner when signing. */
 export function rsaShoupCoordinator(options: RsaCoordinatorOptions = {}): SchemeCoordinator {
   const modulusBits = checkModulusBits(options.modulusBits ?? RSA_MODULUS_BITS_DEFAULT);
+  const keys = options.rsaKeys ?? backgroundRsaKeys;
   const scheme: CaScheme = 'rsa-shoup';
   return {
     scheme,
@@ -627,7 +675,10 @@ export function rsaShoupCoordinator(options: RsaCoordinatorOptions = {}): Scheme
       const k = checkGroup(group, SHOUP_PLAYERS_MAX);
       // Every share is sealed before any message leaves; p, q, d and the shares stay inside this call.
       const sealed = sealShoupDealing(
-        await generateShoupKey({ modulusBits, players: group.n, threshold: k }, random),
+        await generateShoupKey(
+          { modulusBits, players: group.n, threshold: k, safePrime: keys.safePrime },
+          random,
+        ),
         group,
         sid,
         random,
@@ -815,6 +866,7 @@ function sealAdditiveDealing(
 /** Client side of 'rsa-additive': the dealer at import (and create), the session driver when signing. */
 export function rsaAdditiveCoordinator(options: RsaCoordinatorOptions = {}): SchemeCoordinator {
   const modulusBits = checkModulusBits(options.modulusBits ?? RSA_MODULUS_BITS_DEFAULT);
+  const keys = options.rsaKeys ?? backgroundRsaKeys;
   const importKey = async (
     group: GroupDirectory,
     sid: Uint8Array,
@@ -844,19 +896,7 @@ export function rsaAdditiveCoordinator(options: RsaCoordinatorOptions = {}): Sch
     async create(group, sid, rt, random) {
       checkCoordinatorSid(sid);
       checkGroup(group, ADDITIVE_SERVERS_MAX);
-      const pem = await new Promise<string>((resolve, reject) =>
-        generateKeyPair(
-          'rsa',
-          {
-            modulusLength: modulusBits,
-            publicExponent: 65537,
-            privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-            publicKeyEncoding: { type: 'spki', format: 'pem' },
-          },
-          (err, _publicKey, privateKey) => (err ? reject(err) : resolve(privateKey)),
-        ),
-      );
-      return importKey(group, sid, pem, rt, random);
+      return importKey(group, sid, await keys.privateKeyPem(modulusBits), rt, random);
     },
 
     async sign(group, publicKeyBytes, sid, input, rt, _random) {

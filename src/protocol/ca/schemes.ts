@@ -11,6 +11,8 @@ import {
   rsaAdditiveHolder,
   rsaShoupCoordinator,
   rsaShoupHolder,
+  type RsaCoordinatorOptions,
+  type RsaKeySource,
 } from './scheme-rsa.js';
 
 type HolderFactory = (random: Random) => SchemeHolder;
@@ -20,6 +22,8 @@ type CoordinatorFactory = (options: CoordinatorOptions) => SchemeCoordinator;
 export interface CoordinatorOptions {
   /** RSA modulus size for new keys (default 2048). */
   readonly modulusBits?: number;
+  /** Where new RSA key material comes from (default: node:crypto in the thread pool). */
+  readonly rsaKeys?: RsaKeySource;
 }
 
 const HOLDERS: Partial<Record<CaScheme, HolderFactory>> = {
@@ -36,10 +40,16 @@ const COORDINATORS: Partial<Record<CaScheme, CoordinatorFactory>> = {
   'ecdsa-p256': () => dlCoordinator('ecdsa-p256'),
   'ecdsa-secp256k1': () => dlCoordinator('ecdsa-secp256k1'),
   dsa: () => dlCoordinator('dsa'),
-  'rsa-shoup': (o) => rsaShoupCoordinator(o.modulusBits === undefined ? {} : { modulusBits: o.modulusBits }),
-  'rsa-additive': (o) =>
-    rsaAdditiveCoordinator(o.modulusBits === undefined ? {} : { modulusBits: o.modulusBits }),
+  'rsa-shoup': (o) => rsaShoupCoordinator(rsaOptions(o)),
+  'rsa-additive': (o) => rsaAdditiveCoordinator(rsaOptions(o)),
 };
+
+function rsaOptions(o: CoordinatorOptions): RsaCoordinatorOptions {
+  return {
+    ...(o.modulusBits === undefined ? {} : { modulusBits: o.modulusBits }),
+    ...(o.rsaKeys === undefined ? {} : { rsaKeys: o.rsaKeys }),
+  };
+}
 
 /** A scheme that is not built in refuses every step. */
 const unavailable = (scheme: CaScheme): SchemeHolder => ({
