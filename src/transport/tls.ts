@@ -527,7 +527,7 @@ class Channel {
       // Frames queued in the same turn of the event loop leave in one TLS record and one system call.
       this.#corked = true;
       this.socket.cork();
-      setImmediate(this.#uncork);
+      process.nextTick(this.#uncork);
     }
     const ok = this.socket.write(frame, onWritten === undefined ? undefined : () => onWritten());
     if (!ok) this.#blocked = true;
