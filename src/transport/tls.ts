@@ -524,7 +524,7 @@ class Channel {
 
   #write(frame: Buffer, onWritten: (() => void) | undefined): void {
     if (!this.#corked) {
-      // Frames queued in the same turn of the event loop leave in one TLS record and one system call.
+      // Frames queued by one callback (and its microtasks) leave in one TLS record and one system call.
       this.#corked = true;
       this.socket.cork();
       process.nextTick(this.#uncork);
