@@ -106,7 +106,8 @@ function clusterCpu(info: ClusterInfo): Cpu & { signer: number; kv: number } {
 
 function emit(line: Record<string, string | number | null>): void {
   const f = (k: string) => String(line[k]);
-  if (values.json) process.stdout.write(`${JSON.stringify(line)}\n`);
+  if (values.json)
+    process.stdout.write(`${JSON.stringify({ ...line, processes: processes ?? 'one per server' })}\n`);
   else
     process.stdout.write(
       `${f('op').padEnd(10)} clients ${f('clients').padStart(2)}: ${f('opsPerSec').padStart(6)} ops/s  p50 ${f('p50Ms')} ms  p99 ${f('p99Ms')} ms  CPU ${f('cpuMsPerOp')} ms/op  (${f('ops')} ops, ${f('errors')} errors)\n`,
@@ -152,7 +153,6 @@ async function phase(
   emit({
     bench: 'cluster',
     topology,
-    processes: processes ?? 'one per server',
     op,
     clients: clients.length,
     ops: latencies.length,
@@ -204,7 +204,6 @@ async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promi
   emit({
     bench: 'cluster',
     topology,
-    processes: processes ?? 'one per server',
     op: `ca-create-${scheme}`,
     clients: 1,
     ops: 1,
@@ -218,7 +217,6 @@ async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promi
   emit({
     bench: 'cluster',
     topology,
-    processes: processes ?? 'one per server',
     op: `ca-sign-${scheme}`,
     clients: 1,
     ops: latencies.length,
@@ -251,7 +249,6 @@ async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promi
   emit({
     bench: 'cluster',
     topology,
-    processes: processes ?? 'one per server',
     op: `ca-reshare-${scheme}`,
     clients: 1,
     ops: 1,

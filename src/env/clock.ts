@@ -51,7 +51,7 @@ export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: (ms, signal) =>
     new Promise<void>((resolve, reject) => {
-      if (signal?.aborted) return reject(new AbortedError());
+      if (signal?.aborted) return reject(abortedError(signal));
       const timer = setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
@@ -78,7 +78,7 @@ export async function withDeadline<T>(
   // One deadline signal is shared by every request of a phase (one listener per peer).
   setMaxListeners(0, ctl.signal);
   const onParent = () => ctl.abort(abortedError(parent));
-  if (parent?.aborted) throw new AbortedError();
+  if (parent?.aborted) throw abortedError(parent);
   parent?.addEventListener('abort', onParent, { once: true });
   let timedOut = false;
   const timer = clock.sleep(ms, ctl.signal).then(
@@ -92,7 +92,7 @@ export async function withDeadline<T>(
     return await task(ctl.signal);
   } catch (e) {
     if (timedOut) throw new TimeoutError();
-    if (parent?.aborted) throw new AbortedError();
+    if (parent?.aborted) throw abortedError(parent);
     throw e;
   } finally {
     parent?.removeEventListener('abort', onParent);

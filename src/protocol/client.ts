@@ -7,7 +7,7 @@
 import { bytesEqual, toHex } from '../codec/bytes.js';
 import { AbortedError, abortedError, RELEASED, withDeadline, type Clock } from '../env/clock.js';
 import { sample, type Random } from '../env/random.js';
-import { sign, SIGNATURE_BYTES, verify, type SigningKey } from '../crypto/ed25519.js';
+import { sign, verify, type SigningKey } from '../crypto/ed25519.js';
 import { LIMITS, SEALED_TIMESTAMP } from '../limits.js';
 import {
   DEFAULT_QUORUM_OPTIONS,
@@ -22,13 +22,7 @@ import type { Transport } from '../transport/transport.js';
 import { withCertifications, type Certificate, type NodeId } from '../trust/certificate.js';
 import { TrustGraph, type Presence } from '../trust/graph.js';
 import { accusedOf, type RevocationProof } from '../trust/revocation.js';
-import {
-  ackStatement,
-  presenceStatement,
-  signerStatement,
-  valueDigest,
-  writerStatement,
-} from '../trust/statements.js';
+import { ackStatement, presenceStatement, valueDigest, writerStatement } from '../trust/statements.js';
 import { ProtocolError, type ErrorCode } from './errors.js';
 import {
   decodeResponse,
@@ -38,7 +32,7 @@ import {
   type Response,
   type SignedRecord,
 } from './messages.js';
-import { equivocationProofs, RecordVerifier } from './verify.js';
+import { equivocationProofs, RecordVerifier, recordStatement } from './verify.js';
 import type { PasswordProof } from '../crypto/tpa.js';
 
 export interface ClientOptions {
@@ -662,7 +656,7 @@ export class BftkvClient {
     }
     const writer = this.certificate();
     const writerSignature = sign(this.deps.key, writerStatement(x, t, digest));
-    const statement = signerStatement(x, t, digest, this.id, writer.body.uid, writerSignature);
+    const statement = recordStatement({ x, t, v, writer, writerSignature }, digest);
     const valid = new Map<CliqueQuorum, Map<NodeId, Uint8Array>>();
     const failed = new Map<CliqueQuorum, number>();
     for (const c of qs.cliques) {
@@ -678,7 +672,7 @@ export class BftkvClient {
     const accept = (o: Outcome): boolean => {
       const c = qs.cliqueOf(o.peer.id)!;
       if ('response' in o && o.response.kind === 'sign') {
-        if (o.response.signature.length === SIGNATURE_BYTES && !eager && !this.distrusted.has(o.peer.id)) {
+        if (!eager && !this.distrusted.has(o.peer.id)) {
           // Optimistic: the KV nodes verify the record (see signatureChecks).
           valid.get(c)!.set(o.peer.id, o.response.signature);
           return true;
@@ -761,14 +755,7 @@ export class BftkvClient {
 
   /** The signers whose signatures in `record` do not verify (checked only after the KV nodes refused it). */
   private invalidSigners(qs: QuorumSystem, record: SignedRecord): NodeId[] {
-    const statement = signerStatement(
-      record.x,
-      record.t,
-      valueDigest(record.v),
-      this.id,
-      record.writer.body.uid,
-      record.writerSignature,
-    );
+    const statement = recordStatement(record);
     return record.signatures
       .filter((s) => {
         const key = this.graph.body(s.signer)?.publicKey;

@@ -43,6 +43,14 @@ export function verifyWriter(rec: {
   return { ok: true };
 }
 
+/** What every signer of a record (or of a sign request for it) signed; `digest` when already computed. */
+export function recordStatement(
+  rec: Pick<SignedRecord, 'x' | 't' | 'v' | 'writer' | 'writerSignature'>,
+  digest: Uint8Array = valueDigest(rec.v),
+): Uint8Array {
+  return signerStatement(rec.x, rec.t, digest, rec.writer.id, rec.writer.body.uid, rec.writerSignature);
+}
+
 /**
  * CheckSigs: for every quorum clique, more than b + (n−b)/2 distinct members validly signed the
  * record (paper §5). Signatures of non-members, unknown or revoked nodes are ignored. Verification of a
@@ -56,14 +64,7 @@ export function checkCollectiveSignature(
 ): boolean {
   if (qs.cliques.length === 0) return false;
   const counts = new Map<CliqueQuorum, number>();
-  const statement = signerStatement(
-    rec.x,
-    rec.t,
-    digest,
-    rec.writer.id,
-    rec.writer.body.uid,
-    rec.writerSignature,
-  );
+  const statement = recordStatement(rec, digest);
   for (const s of rec.signatures) {
     const clique = qs.cliqueOf(s.signer);
     if (clique === undefined) continue;
@@ -146,8 +147,8 @@ export function equivocationProofs(graph: TrustGraph, a: SignedRecord, b: Signed
   const db = valueDigest(b.v);
   if (bytesEqual(da, db)) return [];
   const proofs: RevocationProof[] = [];
-  const sa = signerStatement(a.x, a.t, da, a.writer.id, a.writer.body.uid, a.writerSignature);
-  const sb = signerStatement(b.x, b.t, db, b.writer.id, b.writer.body.uid, b.writerSignature);
+  const sa = recordStatement(a, da);
+  const sb = recordStatement(b, db);
   const bySigner = new Map(b.signatures.map((s) => [s.signer, s.signature]));
   for (const s of a.signatures) {
     const other = bySigner.get(s.signer);

@@ -529,7 +529,7 @@ class Channel {
       this.socket.cork();
       process.nextTick(this.#uncork);
     }
-    const ok = this.socket.write(frame, onWritten === undefined ? undefined : () => onWritten());
+    const ok = this.socket.write(frame, onWritten);
     if (!ok) this.#blocked = true;
   }
 

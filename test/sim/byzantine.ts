@@ -27,7 +27,8 @@ import {
   type NodeId,
 } from '../../src/trust/certificate.js';
 import { signingKeyFromSeed } from '../../src/crypto/ed25519.js';
-import { signerStatement, valueDigest, writerStatement } from '../../src/trust/statements.js';
+import { valueDigest, writerStatement } from '../../src/trust/statements.js';
+import { recordStatement } from '../../src/protocol/verify.js';
 import type { BehaviourContext, ServerBehaviour, SimCluster } from './cluster.js';
 import type { Identity } from './topology.js';
 
@@ -50,15 +51,7 @@ function behaviour(
 export const signsAnything = behaviour('signer-signs-anything', (server, ctx) => async (from, payload) => {
   const req = tryDecode(payload);
   if (req?.kind === 'sign') {
-    const statement = signerStatement(
-      req.x,
-      req.t,
-      valueDigest(req.v),
-      req.writer.id,
-      req.writer.body.uid,
-      req.writerSignature,
-    );
-    return encodeResponse({ kind: 'sign', signature: sign(ctx.self.key, statement) });
+    return encodeResponse({ kind: 'sign', signature: sign(ctx.self.key, recordStatement(req)) });
   }
   return server.handle(from, payload);
 });
@@ -176,17 +169,7 @@ export const kvForgedSignatures = behaviour(
         }
         if (mode === 1) {
           const v = ctx.random.bytes(8);
-          const own = sign(
-            ctx.self.key,
-            signerStatement(
-              real.x,
-              real.t + 1n,
-              valueDigest(v),
-              real.writer.id,
-              real.writer.body.uid,
-              real.writerSignature,
-            ),
-          );
+          const own = sign(ctx.self.key, recordStatement({ ...real, t: real.t + 1n, v }));
           const foreign = [{ signer: ctx.self.id, signature: own }, ...real.signatures.slice(0, 1)].sort(
             (a, b) => (a.signer < b.signer ? -1 : 1),
           );

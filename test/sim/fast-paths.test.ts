@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { utf8 } from '../../src/codec/bytes.js';
 import { verify } from '../../src/crypto/ed25519.js';
 import { decodeRequest, encodeResponse, type SignedRecord } from '../../src/protocol/messages.js';
-import { signerStatement, valueDigest } from '../../src/trust/statements.js';
+import { recordStatement } from '../../src/protocol/verify.js';
 import { mute, refusesToSign, signsGarbage } from './byzantine.js';
 import { SimCluster, type ServerBehaviour } from './cluster.js';
 import { read } from './scenario-kit.js';
@@ -113,14 +113,7 @@ void describe('client fast paths on the reference topology (2 × 10 signers, 6 K
     const garbageIds = new Set(garbage.map((n) => cluster.identity(n).id));
     /** Per clique (a/b): how many of the record's signatures verify, and how many come from garbage signers. */
     const census = (rec: SignedRecord) => {
-      const statement = signerStatement(
-        rec.x,
-        rec.t,
-        valueDigest(rec.v),
-        rec.writer.id,
-        rec.writer.body.uid,
-        rec.writerSignature,
-      );
+      const statement = recordStatement(rec);
       const out = { a: 0, b: 0, garbage: 0 };
       for (const s of rec.signatures) {
         const name = cluster.name(s.signer);

@@ -287,7 +287,7 @@ export class CaService {
   private requireCertified(call: CaCall): CliqueQuorum {
     const clique = this.deps.clique();
     if (clique === undefined) throw new ProtocolError('notASigner', 'this node is in no quorum clique');
-    const certified = quorumCertificateCount(this.deps.graph, clique, call.requester);
+    const certified = quorumCertificateCount(this.deps.graph, clique, call.requester, clique.certThreshold);
     if (certified < clique.certThreshold)
       throw new ProtocolError(
         'invalidQuorumCertificate',

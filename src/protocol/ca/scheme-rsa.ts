@@ -49,7 +49,7 @@
  * by, and skip zero digits of, the secret exponent. Noted, not solved (node:crypto offers no modexp with a
  * secret exponent modulo an N whose factors it is not given).
  */
-import { generateKeyPair, generateKeyPairSync, generatePrimeSync } from 'node:crypto';
+import { generateKeyPair, generateKeyPairSync, generatePrimeSync, type RSAKeyPairOptions } from 'node:crypto';
 import { ByteReader, ByteWriter, CodecError, bytesEqual, toHex } from '../../codec/bytes.js';
 import { secureRandom, type Random } from '../../env/random.js';
 import { sha256 } from '../../crypto/hash.js';
@@ -165,20 +165,21 @@ export interface RsaKeySource {
   readonly privateKeyPem: (bits: number) => Promise<string>;
 }
 
+/** node:crypto's options for an RSA key of `bits` bits, e = 65537, both halves as PEM. */
+const rsaKeyOptions = (bits: number): RSAKeyPairOptions<'pem', 'pem'> => ({
+  modulusLength: bits,
+  publicExponent: 65537,
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+});
+
 /** Generation in libuv's thread pool: the event loop keeps serving while primes are searched. */
 export const backgroundRsaKeys: RsaKeySource = {
   safePrime: backgroundSafePrime,
   privateKeyPem: (bits) =>
     new Promise<string>((resolve, reject) =>
-      generateKeyPair(
-        'rsa',
-        {
-          modulusLength: bits,
-          publicExponent: 65537,
-          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-          publicKeyEncoding: { type: 'spki', format: 'pem' },
-        },
-        (err, _publicKey, privateKey) => (err ? reject(err) : resolve(privateKey)),
+      generateKeyPair('rsa', rsaKeyOptions(bits), (err, _publicKey, privateKey) =>
+        err ? reject(err) : resolve(privateKey),
       ),
     ),
 };
@@ -190,15 +191,7 @@ export const backgroundRsaKeys: RsaKeySource = {
  */
 export const inlineRsaKeys: RsaKeySource = {
   safePrime: (bits) => Promise.resolve(generatePrimeSync(bits, { safe: true, bigint: true })),
-  privateKeyPem: (bits) =>
-    Promise.resolve(
-      generateKeyPairSync('rsa', {
-        modulusLength: bits,
-        publicExponent: 65537,
-        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-        publicKeyEncoding: { type: 'spki', format: 'pem' },
-      }).privateKey,
-    ),
+  privateKeyPem: (bits) => Promise.resolve(generateKeyPairSync('rsa', rsaKeyOptions(bits)).privateKey),
 };
 
 /** Holders needed to sign in a group of n tolerating b: k = n − b (7 of 10, 3 of 4). */
