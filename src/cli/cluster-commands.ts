@@ -115,7 +115,8 @@ export const clusterUpCommand = command(
     details: [
       "Creates DIR/nodes/NAME (each server's identity, data and log), DIR/certs (every certificate with its",
       'certifications) and DIR/client (a user identity certified by every clique member, which client commands',
-      'use by default), then starts one process per server on 127.0.0.1 and waits until all accept connections.',
+      'use by default), then starts one process per server on a loopback address (on Linux a random one in',
+      "127.0.0.0/8, so no other program's connection can take its ports) and waits until all accept connections.",
       'With --processes P, server i runs in process i mod P: every server keeps its own identity, data, TLS',
       'listener and health endpoint, but a machine with few cores saves the cost of many idle processes.',
       'On a directory that already holds a cluster, it restarts the nodes that are not running.',

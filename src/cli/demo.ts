@@ -198,7 +198,7 @@ export const demoCommand = command(
     try {
       say(`bftkv demo: a ${topology} cluster on this machine, data in ${dir}`);
       say('');
-      say(`1. Starting the node processes (one per server, TLS on 127.0.0.1) ...`);
+      say(`1. Starting the node processes (one per server, TLS on loopback) ...`);
       up = await startCluster(dir, topology);
       if (controller.signal.aborted) throw new AbortedError('interrupted');
       const { info } = up;

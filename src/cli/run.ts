@@ -98,7 +98,7 @@ Example (a local cluster in directory C):
 function clusterHelp(): string {
   return `Usage: bftkv cluster up|down|status [options]
 
-A local multi-process cluster on 127.0.0.1, for trying bftkv and for tests.
+A local multi-process cluster on a loopback address, for trying bftkv and for tests.
 
 ${summaries('cluster ').join('\n')}
 `;

@@ -19,7 +19,8 @@
  * elsewhere (test/netns: `ip netns exec NS`, one network namespace per server).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -103,10 +104,22 @@ function localTopology(topology: TopologyName, addressing: ClusterAddressing): T
 }
 
 /**
- * `count` distinct free loopback ports: all are bound at once and released together, so none is handed out
- * twice (another process could still take one before the node binds it, rarely).
+ * The loopback address a new local cluster listens on. On Linux every 127.0.0.0/8 address is local, and a
+ * random one keeps the cluster's ports out of everyone else's way: outgoing connections on this machine take
+ * their ephemeral source port on 127.0.0.1, so they can never occupy a port the cluster chose (on 127.0.0.1
+ * they can, between choosing the port and the node binding it, or while a node is restarting). Elsewhere
+ * only 127.0.0.1 is sure to exist.
  */
-async function freePorts(count: number): Promise<number[]> {
+export function clusterLoopback(): string {
+  if (process.platform !== 'linux') return '127.0.0.1';
+  return `127.${randomInt(1, 255)}.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+}
+
+/**
+ * `count` distinct free ports on `host`: all are bound at once and released together, so none is handed
+ * out twice.
+ */
+async function freePorts(host: string, count: number): Promise<number[]> {
   const servers = await Promise.all(
     Array.from(
       { length: count },
@@ -114,7 +127,7 @@ async function freePorts(count: number): Promise<number[]> {
         new Promise<Server>((resolveServer, reject) => {
           const s = createServer();
           s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolveServer(s));
+          s.listen(0, host, () => resolveServer(s));
         }),
     ),
   );
@@ -198,11 +211,12 @@ export async function clusterUp(
       throw new Error(`${join(dir, CLUSTER_FILE)}: holds a ${info.topology} cluster, not ${topology}`);
     return restartCluster(dir, info, options);
   }
-  // A fixed loopback port per server (the address is part of the certificate).
+  // A fixed loopback address and port per server (the address is part of the certificate).
+  const host = clusterLoopback();
   const ports = new Map<string, number>();
   const httpPorts = new Map<string, number>();
   const servers = localTopology(topology, { address: () => '' }).nodes.filter((n) => n.role !== 'client');
-  const free = await freePorts(2 * servers.length);
+  const free = await freePorts(host, 2 * servers.length);
   servers.forEach((n, i) => {
     ports.set(n.name, free[2 * i]!);
     httpPorts.set(n.name, free[2 * i + 1]!);
@@ -211,8 +225,8 @@ export async function clusterUp(
   if (processes !== undefined && !(Number.isInteger(processes) && processes >= 1))
     throw new RangeError(`processes: a positive integer, got ${processes}`);
   const provisioned = await provisionCluster(dir, topology, {
-    address: (n) => `tcp://127.0.0.1:${ports.get(n) ?? 0}`,
-    http: (n) => `127.0.0.1:${httpPorts.get(n) ?? 0}`,
+    address: (n) => `tcp://${host}:${ports.get(n) ?? 0}`,
+    http: (n) => `${host}:${httpPorts.get(n) ?? 0}`,
   });
   const info: ClusterInfo =
     processes === undefined || processes >= provisioned.nodes.length
@@ -329,7 +343,7 @@ async function restartCluster(
   info: ClusterInfo,
   options: ClusterStartOptions,
 ): Promise<ClusterInfo> {
-  const exited = new Map<string, number | null>();
+  const exited = new Map<string, Exit>();
   const pids = new Map<string, number>();
   let failure: Error | null = null;
   if (options.commandPrefix !== undefined && info.processes !== undefined)
@@ -371,10 +385,11 @@ async function restartCluster(
  */
 function spawnNodes(
   group: readonly ClusterNodeInfo[],
-  exited: Map<string, number | null>,
+  exited: Map<string, Exit>,
   prefix: readonly string[],
 ): number {
-  const logFd = openSync(join(group[0]!.dir, 'log'), 'a', 0o600);
+  const log = join(group[0]!.dir, 'log');
+  const logFd = openSync(log, 'a', 0o600);
   try {
     // BFTKV_NODE_ARGS: extra Node.js options for every node process (profiling: --cpu-prof …).
     const extra = (process.env.BFTKV_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -395,7 +410,8 @@ function spawnNodes(
     if (child.pid === undefined)
       throw new Error(`could not start the process of ${group.map((n) => n.name).join(', ')}`);
     child.once('exit', (code) => {
-      for (const n of group) exited.set(n.name, code);
+      const names = group.map((n) => n.name);
+      for (const n of group) exited.set(n.name, { code, log, names });
     });
     child.unref();
     return child.pid;
@@ -404,19 +420,49 @@ function spawnNodes(
   }
 }
 
+/** How a node process ended, and where its output went. */
+interface Exit {
+  readonly code: number | null;
+  readonly log: string;
+  /** The servers the process hosted. */
+  readonly names: readonly string[];
+}
+
+/** The last lines of a log (at most 2 KiB), for an error message; empty when it cannot be read. */
+function logTail(path: string): string {
+  const limit = 2048;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const buffer = Buffer.alloc(limit);
+    const size = statSync(path).size;
+    const read = readSync(fd, buffer, 0, limit, Math.max(0, size - limit));
+    const text = buffer.subarray(0, read).toString('utf8');
+    return (size > limit ? text.slice(text.indexOf('\n') + 1) : text).trimEnd();
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
 async function waitReady(
   nodes: readonly ClusterNodeInfo[],
-  exited: ReadonlyMap<string, number | null>,
+  exited: ReadonlyMap<string, Exit>,
   timeoutMs: number,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const pending = new Set(nodes);
   while (pending.size > 0) {
     for (const n of [...pending]) {
-      if (exited.has(n.name))
+      const exit = exited.get(n.name);
+      if (exit !== undefined) {
+        const what =
+          exit.names.length === 1 ? `node ${n.name}` : `the process of nodes ${exit.names.join(', ')}`;
         throw new Error(
-          `node ${n.name} exited (code ${String(exited.get(n.name))}); see ${join(n.dir, 'log')}`,
+          `${what} exited (code ${String(exit.code)}); see ${exit.log}, which ends:\n${logTail(exit.log)}`,
         );
+      }
       if (await accepts(n.address)) pending.delete(n);
     }
     if (pending.size === 0) return;
@@ -450,7 +496,7 @@ export async function restartNode(dir: string, name: string, options: ClusterUpO
   const n = nodeNamed(info, name);
   if (nodeRuns(n)) throw new Error(`node ${name} is running (pid ${n.pid})`);
   const group = groupOf(info, name);
-  const exited = new Map<string, number | null>();
+  const exited = new Map<string, Exit>();
   const pid = spawnNodes(group, exited, []);
   const names = new Set(group.map((m) => m.name));
   const nodes = info.nodes.map((m) => (names.has(m.name) ? { ...m, pid } : m));
