@@ -267,6 +267,29 @@ async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promi
 
 const dir = await mkdtemp(join(tmpdir(), 'bftkv-bench-'));
 let transport: TlsTransport | undefined;
+// The node processes are detached daemons: if the bench ends early (Ctrl-C, a kill, or a reader that closed
+// its pipe, as in `npm run bench | head -1`), stop them and remove their data before exiting.
+let abandoning = false;
+const abandon = (why: string, code: number) => {
+  if (abandoning) return;
+  abandoning = true;
+  process.stderr.write(`bench: ${why}; stopping the cluster\n`);
+  // The measurement still running fails as its nodes go away: only the cleanup matters now.
+  process.on('uncaughtException', () => undefined);
+  process.on('unhandledRejection', () => undefined);
+  void clusterDown(dir)
+    .catch(() => undefined)
+    .then(() => rm(dir, { recursive: true, force: true }))
+    .finally(() => process.exit(code));
+};
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+  process.once(signal, () =>
+    abandon(`${signal}`, 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1)),
+  );
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') abandon('standard output closed', 0);
+  else throw e;
+});
 try {
   const started = performance.now();
   const info = await clusterUp(dir, topology, processes === undefined ? {} : { processes });
