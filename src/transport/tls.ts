@@ -691,6 +691,8 @@ class ClientConnection {
   readonly #waiting = new Set<PendingRequest>();
   #nextStream = 1;
   #opened = false;
+  /** Whether the socket keeps the process alive (a new socket does). */
+  #referenced = true;
   #retiring = false;
   #closed = false;
   readonly #connectTimer: NodeJS.Timeout;
@@ -862,11 +864,17 @@ class ClientConnection {
     this.#events.gone(this.#opened, reason);
   }
 
-  /** An idle connection does not keep the process alive. */
+  /**
+   * An idle connection does not keep the process alive. Only changes reach the socket: while it is still
+   * connecting, each ref() or unref() call adds a 'connect' listener.
+   */
   #updateRef(): void {
     if (this.#closed) return;
-    if (this.#opened && this.#idle()) this.#channel.socket.unref();
-    else this.#channel.socket.ref();
+    const referenced = !(this.#opened && this.#idle());
+    if (referenced === this.#referenced) return;
+    this.#referenced = referenced;
+    if (referenced) this.#channel.socket.ref();
+    else this.#channel.socket.unref();
   }
 }
 
