@@ -1,9 +1,11 @@
 /**
  * The cluster benchmark: a real multi-process cluster on loopback (src/node/cluster.ts: one process per
- * server, LMDB, TLS), driven by C concurrent clients in this process over one shared TLS transport.
+ * server, LMDB, TLS), driven by C concurrent clients in this process: by default one user over one shared
+ * TLS transport; with --identities per-client, C users with their own keys and connections.
  *
  *   npm run bench -- [--topology small|reference] [--clients 1,16] [--seconds S] [--keys K] [--json]
  *                    [--phases kv,password,ca] [--ca-schemes rsa-shoup,…] [--ca-signatures N] [--processes P]
+ *                    [--identities shared|per-client]
  *
  * For each client count: a write phase (each client rewrites its own K keys in turn; they were written
  * once before measuring, so a write is the steady-state update: sign + store, the time phase skipped for a
@@ -30,6 +32,13 @@ import { certificateFiles, clusterDown, clusterUp, type ClusterInfo } from '../s
 import { PasswordClient } from '../src/protocol/password-client.js';
 import { BftkvClient } from '../src/protocol/client.js';
 import { TlsTransport } from '../src/transport/tls.js';
+import { signingKeyFromSeed, type SigningKey } from '../src/crypto/ed25519.js';
+import {
+  certify,
+  createCertificate,
+  withCertifications,
+  type Certificate,
+} from '../src/trust/certificate.js';
 import { CaClient } from '../src/protocol/ca/ca-client.js';
 import { CA_SCHEMES, type CaScheme } from '../src/protocol/ca/scheme.js';
 import { coordinatorFor } from '../src/protocol/ca/schemes.js';
@@ -46,6 +55,7 @@ const { values } = parseArgs({
     'ca-schemes': { type: 'string', default: CA_SCHEMES.join(',') },
     'ca-signatures': { type: 'string', default: '10' },
     processes: { type: 'string' },
+    identities: { type: 'string', default: 'shared' },
   },
   strict: true,
 });
@@ -59,6 +69,9 @@ if (!(seconds > 0 && seconds <= 120)) throw new RangeError('--seconds: in (0, 12
 const processes = values.processes === undefined ? undefined : Number.parseInt(values.processes, 10);
 if (processes !== undefined && !(processes >= 1 && processes <= 64))
   throw new RangeError('--processes: in 1..64 (default: one per server)');
+const identities = values.identities;
+if (identities !== 'shared' && identities !== 'per-client')
+  throw new RangeError(`--identities: shared or per-client, got ${identities}`);
 const keys = Number.parseInt(values.keys, 10);
 if (!(keys >= 1 && keys <= 10_000)) throw new RangeError('--keys: in 1..10000');
 
@@ -107,7 +120,9 @@ function clusterCpu(info: ClusterInfo): Cpu & { signer: number; kv: number } {
 function emit(line: Record<string, string | number | null>): void {
   const f = (k: string) => String(line[k]);
   if (values.json)
-    process.stdout.write(`${JSON.stringify({ ...line, processes: processes ?? 'one per server' })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ ...line, processes: processes ?? 'one per server', identities })}\n`,
+    );
   else
     process.stdout.write(
       `${f('op').padEnd(10)} clients ${f('clients').padStart(2)}: ${f('opsPerSec').padStart(6)} ops/s  p50 ${f('p50Ms')} ms  p99 ${f('p99Ms')} ms  CPU ${f('cpuMsPerOp')} ms/op  (${f('ops')} ops, ${f('errors')} errors)\n`,
@@ -265,8 +280,15 @@ async function caPhase(info: ClusterInfo, ca: CaClient, scheme: CaScheme): Promi
   });
 }
 
+/** A benchmark user: its key, its certificate, and its certifications of the servers it trusts. */
+interface User {
+  readonly key: SigningKey;
+  readonly certificate: Certificate;
+  readonly trusted: readonly Certificate[];
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'bftkv-bench-'));
-let transport: TlsTransport | undefined;
+let closeTransports: () => Promise<unknown> = () => Promise.resolve();
 // The node processes are detached daemons: if the bench ends early (Ctrl-C, a kill, or a reader that closed
 // its pipe, as in `npm run bench | head -1`), stop them and remove their data before exiting.
 let abandoning = false;
@@ -299,22 +321,52 @@ try {
     );
   const identity = await loadIdentity(info.client.dir);
   const certs = await Promise.all((await certificateFiles(dir)).map((f) => readCertificateFile(f)));
-  transport = new TlsTransport({ key: identity.key, clock: systemClock, random: secureRandom });
-  const t = transport;
-  const makeClient = () => {
+  const transports: TlsTransport[] = [];
+  const newTransport = (key: SigningKey) => {
+    const transport = new TlsTransport({ key, clock: systemClock, random: secureRandom });
+    transports.push(transport);
+    return transport;
+  };
+  closeTransports = () => Promise.all(transports.map((t) => t.close()));
+  const makeClient = (user: User = { ...identity, trusted: [] }, transport = newTransport(user.key)) => {
     const client = new BftkvClient({
-      key: identity.key,
-      certificate: identity.certificate,
+      key: user.key,
+      certificate: user.certificate,
       clock: systemClock,
       random: secureRandom,
-      transport: t,
+      transport,
     });
-    client.graph.addCertificates(certs);
+    client.graph.addCertificates([...certs, ...user.trusted]);
     return client;
+  };
+  // --identities shared (the default): the clients are one user behind one TLS transport, as in an
+  // application server; their requests to a node share one connection. --identities per-client: every client
+  // is its own user (its own key, certified by every clique member, its own connections), as independent
+  // users are. Nodes limit requests per peer (docs/OPERATIONS.md): a shared identity is one peer.
+  const signerKeys = await Promise.all(
+    info.nodes.filter((n) => n.role === 'signer').map(async (n) => (await loadIdentity(n.dir)).key),
+  );
+  const servers = certs.filter((c) => c.body.address !== '');
+  let users = 0;
+  const newUser = (): User => {
+    const key = signingKeyFromSeed(secureRandom.bytes(32));
+    const bare = createCertificate(key, `bench-${users++}@bftkv.local`);
+    return {
+      key,
+      certificate: withCertifications(
+        bare,
+        signerKeys.map((k) => certify(k, bare)),
+      ),
+      // Its own trust: it certifies every server, as the cluster's client does.
+      trusted: servers.map((c) => withCertifications(c, [certify(key, c)])),
+    };
   };
   let fresh = 0;
   for (const count of clientCounts) {
-    const clients = Array.from({ length: count }, makeClient);
+    const shared = identities === 'shared' ? newTransport(identity.key) : undefined;
+    const clients = Array.from({ length: count }, () =>
+      shared === undefined ? makeClient(newUser()) : makeClient(undefined, shared),
+    );
     const key = (c: number, i: number) => utf8(`bench/${count}/${c}/${i % keys}`);
     if (phases.has('kv')) {
       // Every key exists (and each client knows its timestamp) before the update phase.
@@ -361,7 +413,7 @@ try {
     for (const scheme of caSchemes) await caPhase(info, ca, scheme);
   }
 } finally {
-  await transport?.close();
+  await closeTransports();
   await clusterDown(dir).catch(() => undefined);
   await rm(dir, { recursive: true, force: true });
 }
