@@ -21,7 +21,14 @@ export default tseslint.config(
   },
   {
     // The protocol core must be deterministic: no wall clock, no ambient randomness, no timers, no sockets.
-    files: ['src/codec/**', 'src/crypto/**', 'src/trust/**', 'src/quorum/**', 'src/protocol/**'],
+    files: [
+      'src/codec/**',
+      'src/collections/**',
+      'src/crypto/**',
+      'src/trust/**',
+      'src/quorum/**',
+      'src/protocol/**',
+    ],
     rules: {
       'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'setImmediate'],
       'no-restricted-properties': [

@@ -20,7 +20,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -305,9 +305,7 @@ const abandon = (why: string, code: number) => {
     .finally(() => process.exit(code));
 };
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
-  process.once(signal, () =>
-    abandon(`${signal}`, 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1)),
-  );
+  process.once(signal, () => abandon(signal, 128 + constants.signals[signal]));
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') abandon('standard output closed', 0);
   else throw e;
@@ -343,9 +341,12 @@ try {
   // application server; their requests to a node share one connection. --identities per-client: every client
   // is its own user (its own key, certified by every clique member, its own connections), as independent
   // users are. Nodes limit requests per peer (docs/OPERATIONS.md): a shared identity is one peer.
-  const signerKeys = await Promise.all(
-    info.nodes.filter((n) => n.role === 'signer').map(async (n) => (await loadIdentity(n.dir)).key),
-  );
+  const signerKeys =
+    identities === 'per-client'
+      ? await Promise.all(
+          info.nodes.filter((n) => n.role === 'signer').map(async (n) => (await loadIdentity(n.dir)).key),
+        )
+      : [];
   const servers = certs.filter((c) => c.body.address !== '');
   let users = 0;
   const newUser = (): User => {

@@ -20,7 +20,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer, connect, type AddressInfo, type Server } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -435,7 +435,7 @@ function logTail(path: string): string {
   try {
     fd = openSync(path, 'r');
     const buffer = Buffer.alloc(limit);
-    const size = statSync(path).size;
+    const size = fstatSync(fd).size;
     const read = readSync(fd, buffer, 0, limit, Math.max(0, size - limit));
     const text = buffer.subarray(0, read).toString('utf8');
     return (size > limit ? text.slice(text.indexOf('\n') + 1) : text).trimEnd();

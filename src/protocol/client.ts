@@ -5,6 +5,7 @@
  * answers are counted per distinct node.
  */
 import { bytesEqual, toHex } from '../codec/bytes.js';
+import { addBounded } from '../collections/bounded.js';
 import { AbortedError, abortedError, RELEASED, withDeadline, type Clock } from '../env/clock.js';
 import { sample, type Random } from '../env/random.js';
 import { sign, verify, type SigningKey } from '../crypto/ed25519.js';
@@ -772,10 +773,7 @@ export class BftkvClient {
   }
 
   private distrust(id: NodeId): void {
-    if (this.distrusted.has(id)) return;
-    if (this.distrusted.size >= DISTRUSTED_MAX)
-      this.distrusted.delete(this.distrusted.values().next().value!);
-    this.distrusted.add(id);
+    addBounded(this.distrusted, id, DISTRUSTED_MAX);
   }
 
   /** Store phase: send the record to every KV node, count distinct valid signed acknowledgements. */

@@ -45,6 +45,7 @@ import type {
   NonceCommitments,
   Nonces,
 } from '@noble/curves/abstract/frost.js';
+import { addBounded } from '../../collections/bounded.js';
 import type { Random } from '../../env/random.js';
 
 /** Largest number of participants n (indices are 1..n). */
@@ -1305,11 +1306,7 @@ export class FrostSigner {
   }
 
   private rememberFinished(key: string): void {
-    this.finished.add(key);
-    if (this.finished.size > FINISHED_SESSIONS_REMEMBERED) {
-      const oldest = this.finished.values().next().value!;
-      this.finished.delete(oldest);
-    }
+    addBounded(this.finished, key, FINISHED_SESSIONS_REMEMBERED);
   }
 
   private expectAlive(): void {

@@ -15,6 +15,7 @@
  * Time is injected (`nowMs` on every call); this module does no I/O.
  */
 import { CodecError, toHex } from '../../codec/bytes.js';
+import { addBounded } from '../../collections/bounded.js';
 import type { Random } from '../../env/random.js';
 import {
   GjkrRequestError,
@@ -134,12 +135,7 @@ export class SessionTable<S extends { destroy(): void }> {
 
   /** Remembers a session id as used, forgetting the oldest beyond the bound. */
   private remember(id: string): void {
-    this.used.add(id);
-    while (this.used.size > this.usedMax) {
-      const oldest = this.used.values().next().value;
-      if (oldest === undefined) break;
-      this.used.delete(oldest);
-    }
+    addBounded(this.used, id, this.usedMax);
   }
 
   /**

@@ -137,6 +137,7 @@ import {
   type StoredKey,
 } from './scheme.js';
 import { coordinateReshare, reshareHolder, type ReshareAdapter, type SharedPublicKey } from './reshare.js';
+import { addBounded } from '../../collections/bounded.js';
 
 /** A session's time to live at a holder, from its first step. */
 export const FROST_SESSION_TTL_MS = 60_000;
@@ -370,8 +371,7 @@ class FrostHolder implements SchemeHolder {
       throw new SchemeError('session', 'session id already used; every run needs a fresh one');
     if (this.sessions.size >= FROST_OPEN_SESSIONS_MAX)
       throw new SchemeError('session', `too many open sessions (${FROST_OPEN_SESSIONS_MAX})`);
-    this.used.add(key);
-    if (this.used.size > FROST_USED_SESSIONS_REMEMBERED) this.used.delete(this.used.values().next().value!);
+    addBounded(this.used, key, FROST_USED_SESSIONS_REMEMBERED);
     this.sessions.set(key, session);
   }
 
@@ -963,6 +963,28 @@ async function confirmAndStore(
   return { publicKey: groupKey, stored, culprits: [] };
 }
 
+/**
+ * Every member's signed confirmation of the group key (DKG round 3 or import), in member order; fails with
+ * `failure`, naming every member in `blame`, unless all n confirmed.
+ */
+function readConfirmations(
+  sid: Uint8Array,
+  group: GroupDirectory,
+  n: number,
+  answers: ReadonlyMap<number, Uint8Array | undefined>,
+  digest: Uint8Array,
+  blame: Blame,
+  failure: string,
+): Uint8Array[] {
+  const confirmations: Uint8Array[] = [];
+  for (const i of range(n)) {
+    const c = readConfirmation(sid, group, n, i, answers.get(i), digest, blame);
+    if (c !== undefined) confirmations.push(c);
+  }
+  if (blame.size > 0) fail(`${failure}: no member stores a share`, blame);
+  return confirmations;
+}
+
 /** Checks a member's signed confirmation (DKG round 3 or import) and names it when it is wrong. */
 function readConfirmation(
   sid: Uint8Array,
@@ -1083,12 +1105,7 @@ async function create(
 
   // Round 3: each member gets its packages (senders in increasing order) and confirms the group key.
   const r3 = await rt(FROST_ROUNDS.dkgPackages, all, (i) => encodeDkgPackages(toRecipient.get(i)!));
-  const confirmations: Uint8Array[] = [];
-  for (const i of all) {
-    const c = readConfirmation(sid, group, n, i, r3.get(i), digest, blame);
-    if (c !== undefined) confirmations.push(c);
-  }
-  if (blame.size > 0) fail('FROST DKG round 3 failed: no member stores a share', blame);
+  const confirmations = readConfirmations(sid, group, n, r3, digest, blame, 'FROST DKG round 3 failed');
 
   // Round 4: all n confirmations to everyone; each stores its share.
   return confirmAndStore(sid, group, n, confirmations, digest, groupKey, rt);
@@ -1126,14 +1143,8 @@ async function importKey(
     // The dealer keeps nothing: only the sealed boxes leave.
     for (const s of dealt.shares) s.signingShare.fill(0);
   }
-  const blame = new Blame();
   const answers = await rt(FROST_ROUNDS.importDeal, range(n), (i) => bodies.get(i)!);
-  const confirmations: Uint8Array[] = [];
-  for (const i of range(n)) {
-    const c = readConfirmation(sid, group, n, i, answers.get(i), digest, blame);
-    if (c !== undefined) confirmations.push(c);
-  }
-  if (blame.size > 0) fail('FROST import failed: no member stores a share', blame);
+  const confirmations = readConfirmations(sid, group, n, answers, digest, new Blame(), 'FROST import failed');
   return confirmAndStore(sid, group, n, confirmations, digest, groupKey, rt);
 }
 

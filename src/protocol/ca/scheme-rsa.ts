@@ -124,6 +124,7 @@ import {
   type SignInput,
   type StoredKey,
 } from './scheme.js';
+import { addBounded } from '../../collections/bounded.js';
 
 /** Modulus size of keys the coordinators create unless told otherwise (bits). */
 export const RSA_MODULUS_BITS_DEFAULT = 2048;
@@ -383,12 +384,7 @@ class SessionBook<S> {
   }
 
   private remember(id: string): void {
-    this.used.add(id);
-    while (this.used.size > this.usedMax) {
-      const oldest = this.used.values().next().value;
-      if (oldest === undefined) break;
-      this.used.delete(oldest);
-    }
+    addBounded(this.used, id, this.usedMax);
   }
 }
 
