@@ -8,6 +8,7 @@ import { LIMITS } from '../limits.js';
 import {
   NODE_ID_BYTES,
   readCertificate,
+  readCertificateHead,
   writeCertificate,
   type Certificate,
   type NodeId,
@@ -149,7 +150,21 @@ export function responseErrorCodeOf(response: Uint8Array): ErrorCode | undefined
   return errorCodeOf((response[1]! << 8) | response[2]!);
 }
 
+/**
+ * The bytes each decoded record came from (a view into the received message), so a reader can key its
+ * verdict cache without encoding the record again (verify.ts RecordVerifier) and a node can store or serve
+ * it without encoding it again.
+ */
+const encodings = new WeakMap<SignedRecord, Uint8Array>();
+
 function writeRecord(w: ByteWriter, r: SignedRecord): void {
+  // A record decoded from bytes (a stored record served to a reader, a received one being stored) is
+  // written as those bytes: the encoding is canonical, so they are what encoding it again would produce.
+  const decodedFrom = encodings.get(r);
+  if (decodedFrom !== undefined) {
+    w.raw(decodedFrom);
+    return;
+  }
   w.bytes(r.x).u64(r.t).bytes(r.v);
   writeCertificate(w, r.writer);
   w.raw(r.writerSignature);
@@ -161,12 +176,6 @@ function readNodeId(r: ByteReader, field: string): NodeId {
   if (!/^[0-9a-f]{32}$/.test(id)) throw new CodecError(field, 'not a node id');
   return id;
 }
-
-/**
- * The bytes each decoded record came from (a view into the received message), so a reader can key its
- * verdict cache without encoding the record again (verify.ts RecordVerifier).
- */
-const encodings = new WeakMap<SignedRecord, Uint8Array>();
 
 /** The encoding of `rec`: the bytes it was decoded from, or a fresh encoding. */
 export function recordEncoding(rec: SignedRecord): Uint8Array {
@@ -230,6 +239,24 @@ export function encodeRecord(rec: SignedRecord): Uint8Array {
   const w = new ByteWriter(256 + rec.v.length);
   writeRecord(w, rec);
   return w.finish();
+}
+
+/** What a node needs of a record it stored before: its timestamp and its writer's UID. */
+export interface RecordHeader {
+  readonly t: bigint;
+  readonly writerUid: string;
+}
+
+/**
+ * Reads the timestamp and the writer's UID of an encoded record without decoding its certificate's
+ * certifications or its signatures. Only for records this node verified before storing them.
+ */
+export function recordHeader(b: Uint8Array): RecordHeader {
+  const r = new ByteReader(b);
+  r.bytes(LIMITS.keyBytesMax, 'record.x');
+  const t = r.u64('record.t');
+  r.bytes(LIMITS.valueBytesMax, 'record.v');
+  return { t, writerUid: readCertificateHead(r).uid };
 }
 
 /** Decodes exactly one record. */

@@ -31,9 +31,10 @@ import { KeyedMutex } from './keyed-mutex.js';
 import {
   decodeRecord,
   decodeRequest,
-  encodeRecord,
   encodeRequest,
   encodeResponse,
+  recordEncoding,
+  recordHeader,
   type Request,
   type Response,
   type SignedRecord,
@@ -332,7 +333,7 @@ export class BftkvServer {
       reverse: true,
       limit: 1,
     });
-    const rt = latest.length === 0 ? 0n : decodeRecord(latest[0]![1]).t;
+    const rt = latest.length === 0 ? 0n : recordHeader(latest[0]![1]).t;
     return st > rt ? st : rt;
   }
 
@@ -363,7 +364,8 @@ export class BftkvServer {
     const writer = req.writer;
     if (this.graph.isRevoked(writer.id)) throw new ProtocolError('revoked', 'writer is revoked');
     await this.refuseIdentityConflict(writer);
-    const w = verifyWriter(req);
+    const digest = valueDigest(req.v);
+    const w = verifyWriter(req, digest);
     if (!w.ok)
       throw new ProtocolError(
         w.reason === 'bad-certificate' ? 'badCertificate' : 'badSignature',
@@ -380,7 +382,6 @@ export class BftkvServer {
       );
     }
     if (req.t === 0n) throw new ProtocolError('invalidTimestamp', 'timestamp 0 is reserved');
-    const digest = valueDigest(req.v);
     const envelope = isEnvelope(req.v) ? this.envelopeOf(req.v) : undefined;
     return this.locks.run(toHex(req.x), async () => {
       const raw = await this.deps.storage.get('signed', req.x);
@@ -503,10 +504,11 @@ export class BftkvServer {
       const prefix = recordPrefix(rec.x);
       const latestRaw = await storage.scan('record', { prefix, reverse: true, limit: 1 });
       if (latestRaw.length > 0) {
-        const latest = decodeRecord(latestRaw[0]![1]);
+        // Stored records were verified before they were stored: their headers are all this needs.
+        const latest = recordHeader(latestRaw[0]![1]);
         if (latest.t === SEALED_TIMESTAMP) throw new ProtocolError('sealed', 'variable is sealed', latest.t);
         const first = (await storage.scan('record', { prefix, limit: 1 }))[0]!;
-        const owner = decodeRecord(first[1]).writer.body.uid;
+        const owner = recordHeader(first[1]).writerUid;
         if (owner !== rec.writer.body.uid)
           throw new ProtocolError('permissionDenied', 'variable is owned by another UID');
         if (rec.t !== SEALED_TIMESTAMP && rec.t > latest.t && rec.t - latest.t > LIMITS.timestampStepMax) {
@@ -515,7 +517,7 @@ export class BftkvServer {
       } else if (rec.t !== SEALED_TIMESTAMP && rec.t > LIMITS.timestampStepMax) {
         throw new ProtocolError('timestampTooFar', 'timestamp step too large', 0n);
       }
-      await storage.write([{ ns: 'record', key: recordKey(rec.x, rec.t), value: encodeRecord(rec) }]);
+      await storage.write([{ ns: 'record', key: recordKey(rec.x, rec.t), value: recordEncoding(rec) }]);
       this.stats.stored++;
       // Writers and readers send x to the first q nodes of its preference order: a node among them that
       // stored it can assume the others were sent it too. A node outside them (the writer failed over, or

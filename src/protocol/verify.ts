@@ -26,18 +26,19 @@ export type RecordVerdict =
       readonly reason: 'bad-certificate' | 'bad-signature' | 'no-cliques' | 'insufficient-signatures';
     };
 
-/** The writer's certificate and signature over <x,t,v> are valid. */
-export function verifyWriter(rec: {
-  x: Uint8Array;
-  t: bigint;
-  v: Uint8Array;
-  writer: Certificate;
-  writerSignature: Uint8Array;
-}): RecordVerdict {
+/** The writer's certificate and signature over <x,t,v> are valid; `digest` when already computed. */
+export function verifyWriter(
+  rec: {
+    x: Uint8Array;
+    t: bigint;
+    v: Uint8Array;
+    writer: Certificate;
+    writerSignature: Uint8Array;
+  },
+  digest: Uint8Array = valueDigest(rec.v),
+): RecordVerdict {
   if (!verifySelfSignature(rec.writer)) return { ok: false, reason: 'bad-certificate' };
-  if (
-    !verify(rec.writer.body.publicKey, writerStatement(rec.x, rec.t, valueDigest(rec.v)), rec.writerSignature)
-  ) {
+  if (!verify(rec.writer.body.publicKey, writerStatement(rec.x, rec.t, digest), rec.writerSignature)) {
     return { ok: false, reason: 'bad-signature' };
   }
   return { ok: true };

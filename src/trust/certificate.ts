@@ -158,8 +158,7 @@ export function writeCertificate(w: ByteWriter, c: Certificate): void {
 
 /** Decodes a certificate; checks shape only (signatures are checked by the trust graph). */
 export function readCertificate(r: ByteReader): Certificate {
-  const publicKey = r.raw(PUBLIC_KEY_BYTES, 'cert.publicKey');
-  const uid = r.string(LIMITS.uidBytesMax, 'cert.uid');
+  const { publicKey, uid } = readCertificateHead(r);
   if (uid.length === 0) throw new CodecError('cert.uid', 'empty');
   const address = r.string(LIMITS.addressBytesMax, 'cert.address');
   const serial = r.u64('cert.serial');
@@ -178,6 +177,16 @@ export function readCertificate(r: ByteReader): Certificate {
     selfSignature,
     certifications,
   };
+}
+
+/**
+ * The first fields of an encoded certificate (key and UID), the rest left unread: for encodings this
+ * node produced or fully decoded before (stored records), where only the owner matters.
+ */
+export function readCertificateHead(r: ByteReader): { publicKey: Uint8Array; uid: string } {
+  const publicKey = r.raw(PUBLIC_KEY_BYTES, 'cert.publicKey');
+  const uid = r.string(LIMITS.uidBytesMax, 'cert.uid');
+  return { publicKey, uid };
 }
 
 /** Canonical bytes of one certificate. */

@@ -18,6 +18,7 @@ import {
   encodeRecord,
   encodeRequest,
   encodeResponse,
+  recordHeader,
   requestKindOf,
   responseErrorCodeOf,
   type MemberSignature,
@@ -420,3 +421,34 @@ void test(
     );
   },
 );
+
+void test('a decoded record is encoded again as the bytes it came from, which are its canonical encoding', () => {
+  for (const rec of [rec1, rec2, sealed]) {
+    const bytes = encodeRecord(rec);
+    const decoded = decodeRecord(bytes);
+    // A fresh object (no remembered bytes) encodes to the same bytes: the encoding is canonical.
+    assert.deepEqual(encodeRecord({ ...decoded }), bytes);
+    assert.deepEqual(encodeRecord(decoded), bytes);
+    // Inside a response, the remembered bytes are copied as they are.
+    const response = encodeResponse({ kind: 'read', record: decoded });
+    assert.deepEqual(decodeResponse('read', response), { kind: 'read', record: decoded });
+    assert.deepEqual(response, encodeResponse({ kind: 'read', record: { ...rec } }));
+    assert.deepEqual(recordHeader(bytes), { t: rec.t, writerUid: rec.writer.body.uid });
+  }
+  // Canonical for every input the decoder accepts, not only for encoder output (fuzzed mutations).
+  const base = encodeRecord(rec1);
+  fc.assert(
+    fc.property(fc.array(mutationArb, { minLength: 1, maxLength: 3 }), (mutations) => {
+      const b = mutations.reduce(mutate, base);
+      let decoded: SignedRecord;
+      try {
+        decoded = decodeRecord(b);
+      } catch (e) {
+        if (e instanceof CodecError) return;
+        throw e;
+      }
+      assert.deepEqual(encodeRecord({ ...decoded }), b);
+    }),
+    { numRuns: 1000 },
+  );
+});
