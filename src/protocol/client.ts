@@ -14,7 +14,7 @@ import {
   DEFAULT_QUORUM_OPTIONS,
   preferenceOrder,
   QuorumCache,
-  sufficientSignatures,
+  robustSignatures,
   type CliqueQuorum,
   type QuorumOptions,
   type QuorumSystem,
@@ -703,8 +703,7 @@ export class BftkvClient {
     // refreshed by a later write, ask every member. Once every clique is sufficient, late signatures get a
     // grace period of signGraceMs.
     const everyone = askEveryone || t === SEALED_TIMESTAMP;
-    const robust = (c: CliqueQuorum) =>
-      Math.min(c.members.length, sufficientSignatures(c.members.length - c.b) + c.b);
+    const robust = robustSignatures;
     const robustDone = () => qs.cliques.every((c) => valid.get(c)!.size >= robust(c));
     let graceStarted = false;
     const graceCtl = new AbortController();

@@ -68,6 +68,15 @@ export function sufficientSignatures(n: number): number {
   return b + Math.floor((n - b) / 2) + 1;
 }
 
+/**
+ * Signatures a writer collects from a clique so that its record stays sufficient when up to b of those
+ * signers are revoked later (the clique then shrinks to n−b members with its own sufficient count):
+ * 8 of 10 members.
+ */
+export function robustSignatures(c: CliqueQuorum): number {
+  return Math.min(c.members.length, sufficientSignatures(c.members.length - c.b) + c.b);
+}
+
 /** KV fault tolerance and quorum size for N KV nodes. */
 export function kvQuorumSize(n: number): { f: number; q: number } {
   if (n <= 0) return { f: 0, q: 1 };
