@@ -107,7 +107,7 @@ const cryptoPerWriteUs =
   signUs +
   kvAsked * verifyUs;
 const perWriteLoadedUs = cryptoPerWriteUs + (signersAsked + kvAsked) * loaded.cpuUs;
-const round = (x: number, d = 2) => Number(x.toFixed(d));
+const fixed = (x: number, d = 2) => Number(x.toFixed(d));
 process.stdout.write(
   `${JSON.stringify({
     bench: 'floor',
@@ -117,19 +117,19 @@ process.stdout.write(
     kvAsked,
     kvVerifiesEach: kvVerifies,
     verificationsPerWrite: signersAsked + kvAsked * kvVerifies + kvAsked,
-    signUs: round(signUs),
-    verifyUs: round(verifyUs),
-    commitCpuUsIdle: round(signCommits.cpuUs),
-    signersCommitWallMs: round(signCommits.roundMs, 3),
-    kvCommitWallMs: round(storeCommits.roundMs, 3),
-    commitCpuUsGrouped: round(loaded.cpuUs),
-    oneClientWriteFloorMs: round((signPhaseUs + storePhaseUs + clientUs) / 1000, 3),
+    signUs: fixed(signUs),
+    verifyUs: fixed(verifyUs),
+    commitCpuUsIdle: fixed(signCommits.cpuUs),
+    signersCommitWallMs: fixed(signCommits.roundMs, 3),
+    kvCommitWallMs: fixed(storeCommits.roundMs, 3),
+    commitCpuUsGrouped: fixed(loaded.cpuUs),
+    oneClientWriteFloorMs: fixed((signPhaseUs + storePhaseUs + clientUs) / 1000, 3),
     oneClientFloorParts: {
-      signPhaseCpuMs: round(signCpuUs / 1000, 3),
-      storePhaseCpuMs: round(storeCpuUs / 1000, 3),
-      clientMs: round(clientUs / 1000, 3),
+      signPhaseCpuMs: fixed(signCpuUs / 1000, 3),
+      storePhaseCpuMs: fixed(storeCpuUs / 1000, 3),
+      clientMs: fixed(clientUs / 1000, 3),
     },
-    cryptoMsPerWrite: round(cryptoPerWriteUs / 1000, 3),
+    cryptoMsPerWrite: fixed(cryptoPerWriteUs / 1000, 3),
     writesPerSecCeiling: Math.round((cores * 1e6) / perWriteLoadedUs),
     note: 'messages, encoding, TLS and scheduling counted as free: a lower bound on latency, an upper bound on throughput',
   })}\n`,

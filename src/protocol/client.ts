@@ -697,14 +697,12 @@ export class BftkvClient {
       return false;
     };
     const peers = this.servers(qs.cliques.flatMap((c) => c.members));
-    // A record must stay valid when up to b of its signers are revoked later (the clique then shrinks to
-    // n−b members with its own, smaller sufficient count): other writes ask `robust(c)` members per clique
-    // (8 of 10, more only on failure) and stop when they all signed. Write-once records, which can never be
-    // refreshed by a later write, ask every member. Once every clique is sufficient, late signatures get a
-    // grace period of signGraceMs.
+    // A record must stay valid when up to b of its signers are revoked later: other writes ask
+    // robustSignatures(c) members per clique (8 of 10, more only on failure) and stop when they all signed.
+    // Write-once records, which can never be refreshed by a later write, ask every member. Once every clique
+    // is sufficient, late signatures get a grace period of signGraceMs.
     const everyone = askEveryone || t === SEALED_TIMESTAMP;
-    const robust = robustSignatures;
-    const robustDone = () => qs.cliques.every((c) => valid.get(c)!.size >= robust(c));
+    const robustDone = () => qs.cliques.every((c) => valid.get(c)!.size >= robustSignatures(c));
     let graceStarted = false;
     const graceCtl = new AbortController();
     const onAbort = () => graceCtl.abort(abortedError(signal));
@@ -729,7 +727,7 @@ export class BftkvClient {
           return ok ? false : 'failed';
         },
         undefined,
-        everyone ? undefined : this.pickPerClique(qs, robust),
+        everyone ? undefined : this.pickPerClique(qs, robustSignatures),
       );
     } catch (e) {
       if (!(e instanceof AbortedError) || signal?.aborted) throw e;

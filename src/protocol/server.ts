@@ -504,12 +504,12 @@ export class BftkvServer {
       const prefix = recordPrefix(rec.x);
       const latestRaw = await storage.scan('record', { prefix, reverse: true, limit: 1 });
       if (latestRaw.length > 0) {
-        // Stored records were verified before they were stored: their headers are all this needs.
+        // Stored records were verified before they were stored: their headers are all this needs. This is
+        // the only place records are stored, and each one is stored only if its owner is the owner of the
+        // records already there, so all versions of x share one owner: the latest names it.
         const latest = recordHeader(latestRaw[0]![1]);
         if (latest.t === SEALED_TIMESTAMP) throw new ProtocolError('sealed', 'variable is sealed', latest.t);
-        const first = (await storage.scan('record', { prefix, limit: 1 }))[0]!;
-        const owner = recordHeader(first[1]).writerUid;
-        if (owner !== rec.writer.body.uid)
+        if (latest.writerUid !== rec.writer.body.uid)
           throw new ProtocolError('permissionDenied', 'variable is owned by another UID');
         if (rec.t !== SEALED_TIMESTAMP && rec.t > latest.t && rec.t - latest.t > LIMITS.timestampStepMax) {
           throw new ProtocolError('timestampTooFar', 'timestamp step too large', latest.t);

@@ -473,6 +473,21 @@ void test('refuses a record of another UID (TOFU)', async () => {
     (await ask(h, u02, { kind: 'write', record: recordOf(u02, x, 2n, utf8('a2'), sufficient) })).kind,
     'write',
   );
+  // After another device of the owner wrote the latest version, the owner is unchanged: later and earlier
+  // versions by another UID are refused alike.
+  assertRefused(
+    await ask(h, u11, { kind: 'write', record: recordOf(u11, x, 3n, utf8('b'), sufficient) }),
+    'permissionDenied',
+  );
+  const y = freshX('alice');
+  assert.equal(
+    (await ask(h, u01, { kind: 'write', record: recordOf(u01, y, 5n, utf8('a'), sufficient) })).kind,
+    'write',
+  );
+  assertRefused(
+    await ask(h, u11, { kind: 'write', record: recordOf(u11, y, 2n, utf8('b'), sufficient) }),
+    'permissionDenied',
+  );
   assert.deepEqual(
     (await h.server.versions(x)).map((r) => r.t),
     [2n, 1n],
