@@ -579,10 +579,15 @@ void describe('TLS transport: bounds and backpressure', () => {
 
   void test('client in-flight bound: a bounded wait queue, then busy', T, async () => {
     const gates: (() => void)[] = [];
+    let active = 0;
+    let mostActive = 0;
     const { server, address } = await startServer('busy-server', async () => {
+      active += 1;
+      mostActive = Math.max(mostActive, active);
       const gate = deferred();
       gates.push(gate.resolve);
       await gate.promise;
+      active -= 1;
       return enc('done');
     });
     const transport = newTransport('busy-client', { inFlightMax: 2, queueMax: 3 });
@@ -592,12 +597,15 @@ void describe('TLS transport: bounds and backpressure', () => {
     assert.match(e.message, /busy/);
     await eventually(() => gates.length === 2, 'two requests in flight');
     assert.deepEqual([transport.stats().inFlight, transport.stats().queued], [2, 3]);
-    while (gates.length > 0 || transport.stats().inFlight > 0) {
-      await eventually(() => gates.length > 0, 'next handler');
+    // Release the five accepted requests one at a time: each release lets exactly one queued request
+    // start, so the server never holds more than the client's in-flight bound.
+    for (let released = 0; released < accepted.length; released += 1) {
+      await eventually(() => gates.length > 0, `handler ${released + 1}`);
       gates.shift()!();
-      await delay(1);
     }
     assert.deepEqual((await Promise.all(accepted)).map(dec), ['done', 'done', 'done', 'done', 'done']);
+    assert.equal(mostActive, 2);
+    assert.deepEqual([transport.stats().inFlight, transport.stats().queued], [0, 0]);
   });
 
   void test('connections beyond the server maximum are dropped', T, async () => {
@@ -652,7 +660,7 @@ void describe('TLS transport: failures, timeouts and reconnection', () => {
         return enc('first');
       });
       const peer = first.server.id;
-      const transport = newTransport('restart-client', { backoffBaseMs: 20, backoffMaxMs: 200 });
+      const transport = newTransport('restart-client', { backoffBaseMs: 500, backoffMaxMs: 1000 });
       assert.equal(dec(await transport.request(peer, first.address, enc('x'))), 'first');
       const hanging = rejection(transport.request(peer, first.address, enc('hang')));
       await arrived.promise;
@@ -660,7 +668,8 @@ void describe('TLS transport: failures, timeouts and reconnection', () => {
       const dropped = await hanging;
       assert.ok(dropped instanceof TransportError, String(dropped));
       assert.match(dropped.message, /connection lost/);
-      // Down: the attempt fails, and the next request within the backoff fails without a new attempt.
+      // Down: the attempt fails, and the next request within the backoff (250-500 ms, long enough for a
+      // loaded machine) fails without a new attempt.
       const down = await rejection(transport.request(peer, first.address, enc('x')));
       assert.ok(down instanceof TransportError);
       const attempts = transport.stats().connectAttempts;
