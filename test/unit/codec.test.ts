@@ -301,7 +301,7 @@ void test('grows from a zero initial capacity', () => {
   const code = `const { ByteWriter } = await import(${JSON.stringify(url)}); new ByteWriter(0).u8(1); console.log('ok');`;
   const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     cwd: new URL('../..', import.meta.url),
-    timeout: 1500,
+    timeout: 10_000,
     encoding: 'utf8',
   });
   assert.equal(child.stdout.trim(), 'ok', `child did not finish (signal ${String(child.signal)})`);
