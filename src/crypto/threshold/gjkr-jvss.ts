@@ -19,7 +19,7 @@
  * Commitments are Pedersen (information-theoretically hiding) as GJKR prescribe, so a rushing adversary that
  * sees honest deals before dealing learns nothing it could use to bias the joint secret.
  */
-import { CodecError } from '../../codec/bytes.js';
+import { CodecError, bytesEqual } from '../../codec/bytes.js';
 import type { Random } from '../../env/random.js';
 import {
   ElementBatch,
@@ -35,6 +35,7 @@ import {
   GjkrFailure,
   GjkrPeerError,
   GjkrRequestError,
+  REQUEST,
   boxAad,
   dealSetDigest,
   decodeComplaint,
@@ -42,6 +43,7 @@ import {
   decodeReveal,
   encodeComplaint,
   encodeDeal,
+  encodeRelay,
   encodeReveal,
   evidenceDigest,
   openSigned,
@@ -54,8 +56,10 @@ import {
   type PartyDirectory,
   type PartyIdentity,
   type RevealBody,
+  type SendStep,
   type SignedMessage,
 } from './gjkr-messages.js';
+import { verifyEach, type ProofClaim } from './gjkr-proofs.js';
 import { SEAL_OVERHEAD_BYTES, open, seal } from './gjkr-seal.js';
 import {
   commitmentAt,
@@ -748,5 +752,140 @@ export class JvssCoordinator {
         this.culprits,
       );
     return outcome;
+  }
+}
+
+/**
+ * The rounds of a client coordinator built on a joint sharing (the DKG of gjkr-key.ts, signing in
+ * gjkr-sign.ts): deals → complaints → reveals (only when a dealer was accused) → the qualify relay, after
+ * which the coordinator runs its own rounds. Remembers whom the last step went to, so that answers from
+ * any other server are ignored, and checks the answers of the coordinator's own rounds.
+ */
+export class JvssRounds {
+  readonly jvss: JvssCoordinator;
+  private stage: 'deals' | 'complaints' | 'reveals' | 'qualified' = 'deals';
+  private recipients: readonly number[] = [];
+  private agreed: JvssOutcome | undefined;
+
+  /** `qualifyRound` names the step that relays QUAL (it also opens the coordinator's own rounds). */
+  constructor(
+    params: JvssParams,
+    directory: PartyDirectory,
+    private readonly sid: Uint8Array,
+    private readonly qualifyRound: string,
+  ) {
+    this.jvss = new JvssCoordinator(params, directory);
+  }
+
+  /** Servers blamed so far. */
+  get culprits(): readonly Culprit[] {
+    return this.jvss.culprits;
+  }
+
+  /** The servers the last step went to. */
+  get sent(): readonly number[] {
+    return this.recipients;
+  }
+
+  /** Whether the sharing rounds are still running (the next answers are theirs). */
+  get sharing(): boolean {
+    return this.stage !== 'qualified';
+  }
+
+  /** QUAL and the joint commitments, once the sharing rounds are over. */
+  get outcome(): JvssOutcome {
+    if (this.agreed === undefined) throw new Error('Invariant: the sharing rounds are not over');
+    return this.agreed;
+  }
+
+  /** A step to `to`, remembered so that only their answers count. */
+  send(round: string, to: readonly number[], request: Uint8Array): SendStep {
+    this.recipients = to;
+    return { kind: 'send', round, to, request };
+  }
+
+  /** The answers of the servers the last step went to. */
+  answersOfSent(answers: ReadonlyMap<number, Uint8Array | undefined>): Map<number, Uint8Array | undefined> {
+    return new Map([...answers].filter(([j]) => this.recipients.includes(j)));
+  }
+
+  /** Feeds the answers of a sharing round; returns the next step, the last being the qualify relay. */
+  sharingStep(answers: ReadonlyMap<number, Uint8Array | undefined>): SendStep {
+    switch (this.stage) {
+      case 'deals': {
+        const deals = this.jvss.acceptDeals(answers);
+        this.stage = 'complaints';
+        return this.send(
+          'deals',
+          deals.map((d) => d.from),
+          encodeRelay(REQUEST.deals, this.sid, [deals.map((d) => d.bytes)]),
+        );
+      }
+      case 'complaints': {
+        const accused = this.jvss.acceptComplaints(answers);
+        if (accused.length === 0) return this.qualifyStep();
+        this.stage = 'reveals';
+        return this.send(
+          'reveal',
+          accused,
+          encodeRelay(REQUEST.reveal, this.sid, [this.jvss.complaintMessages()]),
+        );
+      }
+      case 'reveals':
+        this.jvss.acceptReveals(answers);
+        return this.qualifyStep();
+      case 'qualified':
+        throw new Error('Invariant: the sharing rounds are over');
+    }
+  }
+
+  private qualifyStep(): SendStep {
+    const outcome = this.jvss.outcome();
+    this.agreed = outcome;
+    this.stage = 'qualified';
+    return this.send(
+      this.qualifyRound,
+      outcome.confirmed.filter((j) => outcome.qual.includes(j)),
+      encodeRelay(REQUEST.qualify, this.sid, [this.jvss.complaintMessages(), this.jvss.revealMessages()]),
+    );
+  }
+
+  /**
+   * The answers to the last step that count: opened (signature and sender checked), naming this sharing's
+   * evidence, passing `check` (undefined, or the reason to blame the sender), with every group element in
+   * the group and the proof verifying (both checked in batches). The senders of the others are blamed.
+   * Throws GjkrFailure when fewer than 2t+1 count. `what` names one answer in messages ("phase-1 answer").
+   */
+  verifiedAnswers<B extends { readonly party: number; readonly evidence: Uint8Array }>(
+    answers: ReadonlyMap<number, Uint8Array | undefined>,
+    tag: number,
+    what: string,
+    decode: (message: SignedMessage, elements: ElementBatch) => B,
+    claim: (body: B) => ProofClaim,
+    check: (body: B) => string | undefined = () => undefined,
+  ): { body: B; bytes: Uint8Array }[] {
+    const { group, t } = this.jvss.params;
+    const evidence = this.outcome.evidence;
+    const decoded: { body: B; bytes: Uint8Array; elements: ElementBatch }[] = [];
+    for (const j of this.recipients) {
+      const elements = new ElementBatch(group);
+      const a = this.jvss.openAnswer(j, answers.get(j), tag, what, (m) => decode(m, elements));
+      if (a === undefined) continue;
+      const wrong = bytesEqual(a.body.evidence, evidence) ? check(a.body) : `${what} for a different sharing`;
+      if (wrong !== undefined) this.jvss.blame(j, wrong);
+      else decoded.push({ body: a.body, bytes: a.message.bytes, elements });
+    }
+    const candidates = this.jvss.inGroup(decoded, what);
+    const proved = verifyEach(
+      group,
+      candidates.map((c) => claim(c.body)),
+    );
+    const valid = candidates.filter((c, i) => {
+      if (!proved[i]) this.jvss.blame(c.body.party, `${what} fails its proof`);
+      return proved[i];
+    });
+    if (valid.length < 2 * t + 1)
+      throw new GjkrFailure(`only ${valid.length} valid ${what}s, 2t+1 = ${2 * t + 1} needed`, this.culprits);
+    return valid.map(({ body, bytes }) => ({ body, bytes }));
   }
 }

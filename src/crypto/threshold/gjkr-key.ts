@@ -49,7 +49,7 @@ import {
   type SignedMessage,
 } from './gjkr-messages.js';
 import {
-  JvssCoordinator,
+  JvssRounds,
   JvssSession,
   openRelayed,
   shareCommitment,
@@ -560,7 +560,7 @@ export interface DkgResult {
   readonly culprits: readonly Culprit[];
 }
 
-type DkgClientRound = 'deals' | 'complaints' | 'reveals' | 'finals' | 'acks' | 'done';
+type DkgClientRound = 'sharing' | 'finals' | 'acks' | 'done';
 
 /**
  * The client side of a distributed key generation among servers 1..n: pure, no I/O. `start()` returns
@@ -568,13 +568,11 @@ type DkgClientRound = 'deals' | 'complaints' | 'reveals' | 'finals' | 'acks' | '
  * answer) to `next`, until it returns the key. Throws GjkrFailure when too many servers misbehave.
  */
 export class DkgCoordinator {
-  private round: DkgClientRound = 'deals';
-  private readonly jvss: JvssCoordinator;
+  private round: DkgClientRound = 'sharing';
+  private readonly rounds: JvssRounds;
   private readonly params: JvssParams;
-  private outcome: JvssOutcome | undefined;
   private info: DlPublicKeyInfo | undefined;
   private keyId: Uint8Array | undefined;
-  private sent: readonly number[] = [];
 
   constructor(
     private readonly request: DkgOpenRequest,
@@ -582,104 +580,47 @@ export class DkgCoordinator {
   ) {
     assertThresholdParameters(request.n, request.t);
     this.params = dkgParams(request);
-    this.jvss = new JvssCoordinator(this.params, directory);
+    this.rounds = new JvssRounds(this.params, directory, request.sid, 'qualify');
   }
 
   /** Servers blamed so far. */
   get culprits(): readonly Culprit[] {
-    return this.jvss.culprits;
-  }
-
-  private send(round: string, to: readonly number[], request: Uint8Array): SendStep {
-    this.sent = to;
-    return { kind: 'send', round, to, request };
+    return this.rounds.culprits;
   }
 
   /** The opening request, to every server. */
   start(): SendStep {
-    return this.send('open', this.params.participants, encodeDkgOpen(this.request));
-  }
-
-  private qualifyStep(): SendStep {
-    this.outcome = this.jvss.outcome();
-    const to = this.outcome.confirmed.filter((j) => this.outcome!.qual.includes(j));
-    this.round = 'finals';
-    return this.send(
-      'qualify',
-      to,
-      encodeRelay(REQUEST.qualify, this.request.sid, [
-        this.jvss.complaintMessages(),
-        this.jvss.revealMessages(),
-      ]),
-    );
+    return this.rounds.send('open', this.params.participants, encodeDkgOpen(this.request));
   }
 
   /** Feeds the answers of the last step; returns the next step or the key. */
   next(answers: ReadonlyMap<number, Uint8Array | undefined>): SendStep | DkgResult {
-    const sid = this.request.sid;
-    const t = this.request.t;
-    const group = this.request.group;
-    const only = new Map([...answers].filter(([j]) => this.sent.includes(j)));
+    const { sid, t, group, n } = this.request;
+    const only = this.rounds.answersOfSent(answers);
     switch (this.round) {
-      case 'deals': {
-        const deals = this.jvss.acceptDeals(only);
-        this.round = 'complaints';
-        return this.send(
-          'deals',
-          deals.map((d) => d.from),
-          encodeRelay(REQUEST.deals, sid, [deals.map((d) => d.bytes)]),
-        );
-      }
-      case 'complaints': {
-        const accused = this.jvss.acceptComplaints(only);
-        if (accused.length === 0) return this.qualifyStep();
-        this.round = 'reveals';
-        return this.send(
-          'reveal',
-          accused,
-          encodeRelay(REQUEST.reveal, sid, [this.jvss.complaintMessages()]),
-        );
-      }
-      case 'reveals': {
-        this.jvss.acceptReveals(only);
-        return this.qualifyStep();
+      case 'sharing': {
+        const step = this.rounds.sharingStep(only);
+        if (!this.rounds.sharing) this.round = 'finals';
+        return step;
       }
       case 'finals': {
-        const outcome = this.outcome!;
-        const decoded: { body: DkgFinalBody; bytes: Uint8Array; elements: ElementBatch }[] = [];
-        for (const j of this.sent) {
-          const elements = new ElementBatch(group);
-          const a = this.jvss.openAnswer(j, only.get(j), BODY.dkgFinal, 'verification share', (m) =>
-            decodeDkgFinal(group, m, elements),
-          );
-          if (a === undefined) continue;
-          if (!bytesEqual(a.body.evidence, outcome.evidence))
-            this.jvss.blame(j, 'finished a different sharing');
-          else decoded.push({ body: a.body, bytes: a.message.bytes, elements });
-        }
-        const candidates = this.jvss.inGroup(decoded, 'verification share');
-        const proved = verifyEach(
-          group,
-          candidates.map((c) => dkgFinalClaim(this.params, outcome, c.body)),
+        const outcome = this.rounds.outcome;
+        const valid = this.rounds.verifiedAnswers(
+          only,
+          BODY.dkgFinal,
+          'verification share',
+          (m, elements) => decodeDkgFinal(group, m, elements),
+          (body) => dkgFinalClaim(this.params, outcome, body),
         );
-        const valid = candidates.filter((c, i) => {
-          if (!proved[i]) this.jvss.blame(c.body.party, 'verification share proof fails');
-          return proved[i];
-        });
-        if (valid.length < 2 * t + 1)
-          throw new GjkrFailure(
-            `only ${valid.length} valid verification shares, 2t+1 = ${2 * t + 1} needed`,
-            this.culprits,
-          );
         this.info = infoFromFinals(
           group,
-          this.request.n,
+          n,
           t,
           valid.map((v) => v.body),
         );
         this.keyId = keyIdOf(this.info);
         this.round = 'acks';
-        return this.send(
+        return this.rounds.send(
           'commit',
           valid.map((v) => v.body.party),
           encodeRelay(REQUEST.dkgCommit, sid, [valid.map((v) => v.bytes)]),
@@ -687,15 +628,15 @@ export class DkgCoordinator {
       }
       case 'acks': {
         const stored: number[] = [];
-        for (const j of this.sent) {
-          const a = this.jvss.openAnswer(j, only.get(j), BODY.dkgAck, 'acknowledgement', (m) => {
+        for (const j of this.rounds.sent) {
+          const a = this.rounds.jvss.openAnswer(j, only.get(j), BODY.dkgAck, 'acknowledgement', (m) => {
             const r = bodyReader(m);
             const keyId = r.raw(32, 'ack.keyId');
             r.finish('ack');
             return keyId;
           });
           if (a === undefined) continue;
-          if (!bytesEqual(a.body, this.keyId!)) this.jvss.blame(j, 'acknowledged a different key');
+          if (!bytesEqual(a.body, this.keyId!)) this.rounds.jvss.blame(j, 'acknowledged a different key');
           else stored.push(j);
         }
         if (stored.length < 2 * t + 1)

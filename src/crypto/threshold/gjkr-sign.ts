@@ -71,7 +71,7 @@ import {
   type SignedMessage,
 } from './gjkr-messages.js';
 import {
-  JvssCoordinator,
+  JvssRounds,
   JvssSession,
   openRelayed,
   shareCommitment,
@@ -442,7 +442,7 @@ export interface SigningRequestInput {
   readonly directory: PartyDirectory;
 }
 
-type SignClientRound = 'deals' | 'complaints' | 'reveals' | 'phase1' | 'phase2' | 'done';
+type SignClientRound = 'sharing' | 'phase1' | 'phase2' | 'done';
 
 /**
  * The client side of one signing session: pure, no I/O. `start()` returns the opening request; feed each
@@ -451,14 +451,12 @@ type SignClientRound = 'deals' | 'complaints' | 'reveals' | 'phase1' | 'phase2' 
  * never returns a signature that node:crypto does not verify.
  */
 export class SigningCoordinator {
-  private round: SignClientRound = 'deals';
+  private round: SignClientRound = 'sharing';
   private readonly setup: SignSetup;
   private readonly request: SignOpenRequest;
-  private readonly jvss: JvssCoordinator;
+  private readonly rounds: JvssRounds;
   private readonly hash: DlHashName;
-  private outcome: JvssOutcome | undefined;
   private r: bigint | undefined;
-  private sent: readonly number[] = [];
 
   constructor(private readonly input: SigningRequestInput) {
     const { info } = input;
@@ -481,93 +479,38 @@ export class SigningCoordinator {
       if (e instanceof GjkrRequestError) throw new RangeError(e.message);
       throw e;
     }
-    this.jvss = new JvssCoordinator(this.setup.params, input.directory);
+    this.rounds = new JvssRounds(this.setup.params, input.directory, input.sid, 'phase1');
   }
 
   /** Servers blamed so far. */
   get culprits(): readonly Culprit[] {
-    return this.jvss.culprits;
-  }
-
-  private send(round: string, to: readonly number[], request: Uint8Array): SendStep {
-    this.sent = to;
-    return { kind: 'send', round, to, request };
+    return this.rounds.culprits;
   }
 
   /** The opening request, to every participant. */
   start(): SendStep {
-    return this.send('open', this.request.participants, encodeSignOpen(this.request));
-  }
-
-  private phase1Step(): SendStep {
-    this.outcome = this.jvss.outcome();
-    const to = this.outcome.confirmed.filter((j) => this.outcome!.qual.includes(j));
-    this.round = 'phase1';
-    return this.send(
-      'phase1',
-      to,
-      encodeRelay(REQUEST.qualify, this.request.sid, [
-        this.jvss.complaintMessages(),
-        this.jvss.revealMessages(),
-      ]),
-    );
+    return this.rounds.send('open', this.request.participants, encodeSignOpen(this.request));
   }
 
   /** Feeds the answers of the last step; returns the next step or the verified signature. */
   next(answers: ReadonlyMap<number, Uint8Array | undefined>): SendStep | SigningResult {
     const { group, t } = this.input.info;
-    const sid = this.request.sid;
-    const only = new Map([...answers].filter(([j]) => this.sent.includes(j)));
+    const only = this.rounds.answersOfSent(answers);
     switch (this.round) {
-      case 'deals': {
-        const deals = this.jvss.acceptDeals(only);
-        this.round = 'complaints';
-        return this.send(
-          'deals',
-          deals.map((d) => d.from),
-          encodeRelay(REQUEST.deals, sid, [deals.map((d) => d.bytes)]),
-        );
+      case 'sharing': {
+        const step = this.rounds.sharingStep(only);
+        if (!this.rounds.sharing) this.round = 'phase1';
+        return step;
       }
-      case 'complaints': {
-        const accused = this.jvss.acceptComplaints(only);
-        if (accused.length === 0) return this.phase1Step();
-        this.round = 'reveals';
-        return this.send(
-          'reveal',
-          accused,
-          encodeRelay(REQUEST.reveal, sid, [this.jvss.complaintMessages()]),
-        );
-      }
-      case 'reveals':
-        this.jvss.acceptReveals(only);
-        return this.phase1Step();
       case 'phase1': {
-        const outcome = this.outcome!;
-        const decoded: { body: Phase1Body; bytes: Uint8Array; elements: ElementBatch }[] = [];
-        for (const j of this.sent) {
-          const elements = new ElementBatch(group);
-          const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase1, 'phase-1 answer', (msg) =>
-            decodePhase1(group, msg, elements),
-          );
-          if (a === undefined) continue;
-          if (!bytesEqual(a.body.evidence, outcome.evidence))
-            this.jvss.blame(j, 'phase-1 answer for a different sharing');
-          else decoded.push({ body: a.body, bytes: a.message.bytes, elements });
-        }
-        const candidates = this.jvss.inGroup(decoded, 'phase-1 answer');
-        const proved = verifyEach(
-          group,
-          candidates.map((c) => phase1Claim(this.setup, outcome, c.body)),
+        const outcome = this.rounds.outcome;
+        const valid = this.rounds.verifiedAnswers(
+          only,
+          BODY.signPhase1,
+          'phase-1 answer',
+          (m, elements) => decodePhase1(group, m, elements),
+          (body) => phase1Claim(this.setup, outcome, body),
         );
-        const valid = candidates.filter((c, i) => {
-          if (!proved[i]) this.jvss.blame(c.body.party, 'phase-1 answer fails its proof');
-          return proved[i];
-        });
-        if (valid.length < 2 * t + 1)
-          throw new GjkrFailure(
-            `only ${valid.length} valid phase-1 answers, 2t+1 = ${2 * t + 1} needed`,
-            this.culprits,
-          );
         const chosen = valid.slice(0, 2 * t + 1);
         const r = nonceFromPhase1(
           group,
@@ -580,43 +523,25 @@ export class SigningCoordinator {
           );
         this.r = r;
         this.round = 'phase2';
-        return this.send(
+        return this.rounds.send(
           'phase2',
           valid.map((v) => v.body.party),
-          encodeRelay(REQUEST.signPhase2, sid, [chosen.map((v) => v.bytes)]),
+          encodeRelay(REQUEST.signPhase2, this.request.sid, [chosen.map((v) => v.bytes)]),
         );
       }
       case 'phase2': {
-        const outcome = this.outcome!;
+        const outcome = this.rounds.outcome;
         const r = this.r!;
-        const decoded: { body: Phase2Body; elements: ElementBatch }[] = [];
-        for (const j of this.sent) {
-          const elements = new ElementBatch(group);
-          const a = this.jvss.openAnswer(j, only.get(j), BODY.signPhase2, 'phase-2 answer', (msg) =>
-            decodePhase2(group, msg, elements),
-          );
-          if (a === undefined) continue;
-          if (!bytesEqual(a.body.evidence, outcome.evidence))
-            this.jvss.blame(j, 'phase-2 answer for a different sharing');
-          else if (a.body.r !== r) this.jvss.blame(j, 'phase-2 answer with a different r');
-          else decoded.push({ body: a.body, elements });
-        }
-        const candidates = this.jvss.inGroup(decoded, 'phase-2 answer').map((d) => d.body);
-        const proved = verifyEach(
-          group,
-          candidates.map((body) => phase2Claim(this.setup, outcome, r, body)),
+        const valid = this.rounds.verifiedAnswers(
+          only,
+          BODY.signPhase2,
+          'phase-2 answer',
+          (m, elements) => decodePhase2(group, m, elements),
+          (body) => phase2Claim(this.setup, outcome, r, body),
+          (body) => (body.r === r ? undefined : 'phase-2 answer with a different r'),
         );
-        const shares = new Map<number, bigint>();
-        candidates.forEach((body, i) => {
-          if (proved[i]) shares.set(body.party, body.s);
-          else this.jvss.blame(body.party, 'phase-2 answer fails its proof');
-        });
-        if (shares.size < 2 * t + 1)
-          throw new GjkrFailure(
-            `only ${shares.size} valid phase-2 answers, 2t+1 = ${2 * t + 1} needed`,
-            this.culprits,
-          );
-        const s = lowS(group, interpolate(group, new Map([...shares].slice(0, 2 * t + 1))));
+        const shares = new Map(valid.slice(0, 2 * t + 1).map((v) => [v.body.party, v.body.s] as const));
+        const s = lowS(group, interpolate(group, shares));
         if (s === 0n)
           throw new GjkrFailure('s = 0 (probability about 1/q); sign again in a new session', this.culprits);
         const signature = encodeDerSignature(r, s);
