@@ -1,12 +1,22 @@
 /**
  * Helpers shared by the scenario tests (test/sim/scenarios-*.test.ts): running a task to a typed refusal,
- * reads that report instead of throwing, revocation logs, and graph fingerprints by node name.
+ * reads that report instead of throwing, revocation logs, graph fingerprints by node name, and the
+ * join/leave scenarios that run unchanged on every topology.
  */
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import { BftkvClient } from '../../src/protocol/client.js';
 import { ProtocolError, type ErrorCode } from '../../src/protocol/errors.js';
+import type { NodeId } from '../../src/trust/certificate.js';
 import { TrustGraph } from '../../src/trust/graph.js';
-import type { SimCluster } from './cluster.js';
+import { graphLiar } from './byzantine.js';
+import type { ClusterOptions, ServerBehaviour, SimCluster } from './cluster.js';
+
+/** Starts a fresh cluster of one topology for the scenario named `seed`. */
+export type StartCluster = (
+  seed: string,
+  options?: Omit<ClusterOptions, 'seed' | 'topology'>,
+) => Promise<SimCluster>;
 
 export const text = (b: Uint8Array | undefined): string | undefined =>
   b === undefined ? undefined : new TextDecoder().decode(b);
@@ -132,5 +142,113 @@ export function serverSideClient(cluster: SimCluster, name: string): BftkvClient
     transport: cluster.net.transportFor(self.id),
     graph: server.graph,
     options: cluster.options.client,
+  });
+}
+
+/** Crashes `names`, runs `body` while they are down, then restarts them. */
+export async function whileDown(
+  cluster: SimCluster,
+  names: string[],
+  body: () => Promise<void>,
+): Promise<void> {
+  for (const n of names) cluster.crash(n);
+  await body();
+  await cluster.run(async () => {
+    for (const n of names) await cluster.restart(n);
+  });
+}
+
+/**
+ * Paper §4.2 join and leave: the latecomer rw04 joins knowing only the certificates of `introducers`
+ * (Algorithm 7 discovers the rest), becomes known to every server and, after u01 re-joins, is one of its
+ * KV nodes; it is dropped everywhere on leave, and re-joining restores every graph fingerprint exactly.
+ */
+export async function joinLeaveRejoin(
+  start: StartCluster,
+  introducers: string[],
+  t: TestContext,
+): Promise<void> {
+  const cluster = await start('join-leave', { latecomers: ['rw04'] });
+  const late = cluster.identity('rw04');
+  const others = cluster.serverNames().filter((n) => n !== 'rw04');
+  assert.ok(others.every((n) => !cluster.server(n)!.graph.view().vertices.has(late.id)));
+  const joiner = serverSideClient(cluster, 'rw04');
+  const joined = await cluster.run(() => joiner.join(cluster.certs(introducers)));
+  assert.equal(joined.answered, others.length);
+  assert.equal(
+    named(cluster, joiner.graph.fingerprint()),
+    named(cluster, joinerGraph(cluster, 'rw04').fingerprint()),
+  );
+  for (const n of others) {
+    assert.ok(cluster.server(n)!.graph.view().vertices.has(late.id), `${n} knows rw04`);
+    assert.ok(cluster.server(n)!.graph.fingerprint().includes(late.id));
+  }
+
+  await t.test('after the join every server has the complete graph', () => {
+    const all = named(cluster, topologyGraph(cluster).fingerprint());
+    const joiner = named(cluster, joinerGraph(cluster, 'rw04').fingerprint());
+    for (const [n, fp] of fingerprints(cluster)) assert.equal(fp, n === 'rw04' ? joiner : all, n);
+  });
+
+  const u01 = cluster.client('u01');
+  assert.ok(!u01.quorumSystem().kvNodes.includes(late.id));
+  await cluster.run(() => u01.join());
+  assert.ok(u01.quorumSystem().kvNodes.includes(late.id), 'u01 uses rw04 as a KV node after re-joining');
+
+  // Joining again changes nothing (the join is idempotent), so the graphs have converged before the leave.
+  await cluster.run(() => joiner.join());
+  const beforeLeave = fingerprints(cluster);
+
+  const acks = await cluster.run(() => joiner.leave());
+  assert.equal(acks, others.length);
+  for (const n of others) {
+    const s = cluster.server(n)!;
+    assert.ok(!s.graph.view().vertices.has(late.id), `${n} dropped rw04 from its view`);
+    assert.ok(!s.quorumSystem().kvNodes.includes(late.id), `${n} dropped rw04 from its KV nodes`);
+  }
+  await cluster.run(() => u01.join());
+  assert.ok(!u01.quorumSystem().kvNodes.includes(late.id), 'u01 dropped rw04 from its KV nodes');
+
+  await cluster.run(() => joiner.join());
+  assert.deepEqual(fingerprints(cluster), beforeLeave);
+  await cluster.run(() => u01.join());
+  assert.ok(u01.quorumSystem().kvNodes.includes(late.id));
+  assert.deepEqual(revocationLog(cluster), []);
+}
+
+/**
+ * A join through the graph-lying signer `liar` plus honest servers: the forged certifications are
+ * ignored, so the joiner rw04 ends with exactly the honest edges, its phantom nodes belong to no clique
+ * and are no KV nodes, and the cliques are exactly `cliques` (member names).
+ */
+export async function joinThroughGraphLiar(
+  start: StartCluster,
+  liar: string,
+  introducers: string[],
+  cliques: string[][],
+  t: TestContext,
+): Promise<void> {
+  const cluster = await start('join-liar', {
+    latecomers: ['rw04'],
+    behaviours: new Map<string, ServerBehaviour>([[liar, graphLiar]]),
+  });
+  const joiner = serverSideClient(cluster, 'rw04');
+  await cluster.run(() => joiner.join(cluster.certs(introducers)));
+  const expected = joinerGraph(cluster, 'rw04');
+  assert.deepEqual(edges(joiner.graph), edges(expected), 'exactly the honest edges');
+  const known = new Set<NodeId>([...cluster.ids.values()].map((i) => i.id));
+  const phantoms = [...joiner.graph.view().vertices].filter((id) => !known.has(id));
+  const qs = joiner.quorumSystem();
+  for (const p of phantoms) {
+    assert.equal(qs.cliqueOf(p), undefined);
+    assert.ok(!qs.kvNodes.includes(p));
+  }
+  assert.deepEqual(
+    qs.cliques.map((c) => c.members.map((m) => cluster.name(m)).sort()).sort(),
+    cliques.map((c) => [...c].sort()).sort(),
+  );
+
+  await t.test('the joiner ends with exactly the honest graph fingerprint', () => {
+    assert.equal(named(cluster, joiner.graph.fingerprint()), named(cluster, expected.fingerprint()));
   });
 }

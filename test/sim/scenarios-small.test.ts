@@ -14,14 +14,7 @@ import { BftkvClient } from '../../src/protocol/client.js';
 import { decodeRequest } from '../../src/protocol/messages.js';
 import { verifyRecord } from '../../src/protocol/verify.js';
 import type { Transport } from '../../src/transport/transport.js';
-import type { NodeId } from '../../src/trust/certificate.js';
-import {
-  equivocate,
-  forgedQuorumCertificateWrite,
-  graphLiar,
-  replayOldRecord,
-  signsAnything,
-} from './byzantine.js';
+import { equivocate, forgedQuorumCertificateWrite, replayOldRecord, signsAnything } from './byzantine.js';
 import { SimCluster, type ClusterOptions, type ServerBehaviour } from './cluster.js';
 import {
   refused,
@@ -32,12 +25,9 @@ import {
   revocationLog,
   revokedAt,
   honestServers,
-  fingerprints,
-  named,
-  topologyGraph,
-  joinerGraph,
-  edges,
-  serverSideClient,
+  joinLeaveRejoin,
+  joinThroughGraphLiar,
+  whileDown,
 } from './scenario-kit.js';
 import { smallTopology } from './topology.js';
 
@@ -237,13 +227,7 @@ void describe('scenarios on the small topology (n = 4, b = 1, N = 4, f = 1)', ()
     const qs = u01.quorumSystem();
     assert.deepEqual([qs.cliques[0]!.b, qs.kvNodes.length, qs.kvFaults, qs.kvQuorum], [1, 4, 1, 3]);
     const x = utf8('alice@example.com/available');
-    const down = async (names: string[], body: () => Promise<void>) => {
-      for (const n of names) cluster.crash(n);
-      await body();
-      await cluster.run(async () => {
-        for (const n of names) await cluster.restart(n);
-      });
-    };
+    const down = (names: string[], body: () => Promise<void>) => whileDown(cluster, names, body);
     await down(['c01', 'rw01'], async () => {
       assert.equal((await cluster.run(() => u01.write(x, utf8('one')))).t, 1n);
       assert.deepEqual(await tryRead(cluster, 'u01', x), { ok: true, t: 1n, v: 'one' });
@@ -265,81 +249,12 @@ void describe('scenarios on the small topology (n = 4, b = 1, N = 4, f = 1)', ()
   });
 
   void test('join, leave, re-join: a latecomer KV node becomes known to every server and to u01, is dropped on leave, and re-joining restores every graph fingerprint exactly', async (t) => {
-    const cluster = await start('join-leave', { latecomers: ['rw04'] });
-    const late = cluster.identity('rw04');
-    const others = cluster.serverNames().filter((n) => n !== 'rw04');
-    assert.ok(others.every((n) => !cluster.server(n)!.graph.view().vertices.has(late.id)));
-    const joiner = serverSideClient(cluster, 'rw04');
     // The latecomer knows only the signers it certified; Algorithm 7 discovers the rest.
-    const joined = await cluster.run(() => joiner.join(cluster.certs(SIGNERS)));
-    assert.equal(joined.answered, others.length);
-    assert.equal(
-      named(cluster, joiner.graph.fingerprint()),
-      named(cluster, joinerGraph(cluster, 'rw04').fingerprint()),
-    );
-    for (const n of others) {
-      assert.ok(cluster.server(n)!.graph.view().vertices.has(late.id), `${n} knows rw04`);
-      assert.ok(cluster.server(n)!.graph.fingerprint().includes(late.id));
-    }
-
-    await t.test('after the join every server has the complete graph', () => {
-      const all = named(cluster, topologyGraph(cluster).fingerprint());
-      const joiner = named(cluster, joinerGraph(cluster, 'rw04').fingerprint());
-      for (const [n, fp] of fingerprints(cluster)) assert.equal(fp, n === 'rw04' ? joiner : all, n);
-    });
-
-    const u01 = cluster.client('u01');
-    assert.ok(!u01.quorumSystem().kvNodes.includes(late.id));
-    await cluster.run(() => u01.join());
-    assert.ok(u01.quorumSystem().kvNodes.includes(late.id), 'u01 uses rw04 as a KV node after re-joining');
-
-    // Joining again changes nothing (the join is idempotent), so the graphs
-    // have converged before the leave.
-    await cluster.run(() => joiner.join());
-    const beforeLeave = fingerprints(cluster);
-
-    const acks = await cluster.run(() => joiner.leave());
-    assert.equal(acks, others.length);
-    for (const n of others) {
-      const s = cluster.server(n)!;
-      assert.ok(!s.graph.view().vertices.has(late.id), `${n} dropped rw04 from its view`);
-      assert.ok(!s.quorumSystem().kvNodes.includes(late.id), `${n} dropped rw04 from its KV nodes`);
-    }
-    await cluster.run(() => u01.join());
-    assert.ok(!u01.quorumSystem().kvNodes.includes(late.id), 'u01 dropped rw04 from its KV nodes');
-
-    await cluster.run(() => joiner.join());
-    assert.deepEqual(fingerprints(cluster), beforeLeave);
-    await cluster.run(() => u01.join());
-    assert.ok(u01.quorumSystem().kvNodes.includes(late.id));
-    assert.deepEqual(revocationLog(cluster), []);
+    await joinLeaveRejoin(start, SIGNERS, t);
   });
 
   void test('join through a graph-lying signer plus honest servers: forged certifications are ignored, the phantom node stays unconnected and unused', async (t) => {
-    const liar = 'c01';
-    const cluster = await start('join-liar', {
-      latecomers: ['rw04'],
-      behaviours: new Map<string, ServerBehaviour>([[liar, graphLiar]]),
-    });
-    const joiner = serverSideClient(cluster, 'rw04');
-    await cluster.run(() => joiner.join(cluster.certs(SIGNERS)));
-    const expected = joinerGraph(cluster, 'rw04');
-    assert.deepEqual(edges(joiner.graph), edges(expected), 'exactly the honest edges');
-    const known = new Set<NodeId>([...cluster.ids.values()].map((i) => i.id));
-    const phantoms = [...joiner.graph.view().vertices].filter((id) => !known.has(id));
-    const qs = joiner.quorumSystem();
-    for (const p of phantoms) {
-      assert.equal(qs.cliqueOf(p), undefined);
-      assert.ok(!qs.kvNodes.includes(p));
-    }
-    assert.deepEqual(
-      qs.cliques.map((c) => c.members.map((m) => cluster.name(m)).sort()),
-      [SIGNERS],
-    );
-
-    await t.test('the joiner ends with exactly the honest graph fingerprint', () => {
-      assert.equal(named(cluster, joiner.graph.fingerprint()), named(cluster, expected.fingerprint()));
-    });
+    await joinThroughGraphLiar(start, 'c01', SIGNERS, [SIGNERS], t);
   });
 
   void test('forged quorum certificate by uncertified u04: no honest signer signs, no honest KV node stores, nobody is revoked', async () => {
