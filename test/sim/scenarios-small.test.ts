@@ -9,7 +9,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { utf8 } from '../../src/codec/bytes.js';
-import { SEALED_TIMESTAMP } from '../../src/limits.js';
 import { BftkvClient } from '../../src/protocol/client.js';
 import { decodeRequest } from '../../src/protocol/messages.js';
 import { verifyRecord } from '../../src/protocol/verify.js';
@@ -28,6 +27,8 @@ import {
   joinLeaveRejoin,
   joinThroughGraphLiar,
   whileDown,
+  tofu,
+  writeOnce,
 } from './scenario-kit.js';
 import { smallTopology } from './topology.js';
 
@@ -129,47 +130,11 @@ void describe('scenarios on the small topology (n = 4, b = 1, N = 4, f = 1)', ()
   });
 
   void test('TOFU: the owner UID writes from either certified device; uncertified u04 and other-UID u11 are refused', async () => {
-    const cluster = await start('tofu');
-    const x = utf8('alice@example.com/tofu');
-    await cluster.run(() => cluster.client('u01').write(x, utf8('u01 #1')));
-    await cluster.run(() => cluster.client('u01').write(x, utf8('u01 #2')));
-    const w = await cluster.run(() => cluster.client('u02').write(x, utf8('u02')));
-    assert.equal(w.t, 3n);
-    const e04 = await refused(cluster, () => cluster.client('u04').write(x, utf8('u04')));
-    assert.equal(e04.code, 'invalidQuorumCertificate');
-    const e11 = await refused(cluster, () => cluster.client('u11').write(x, utf8('u11')));
-    assert.equal(e11.code, 'permissionDenied');
-    for (const reader of HONEST_CLIENTS) {
-      const r = await read(cluster, reader, x);
-      assert.deepEqual({ t: r.t, v: r.v }, { t: 3n, v: 'u02' }, reader);
-    }
-    assert.deepEqual(revocationLog(cluster), []);
+    await tofu(start, utf8('alice@example.com/tofu'), HONEST_CLIENTS);
   });
 
   void test('write-once: writeOnce seals the variable at t = 2^64−1; later writes are refused as sealed', async (t) => {
-    const cluster = await start('write-once');
-    const x = utf8('alice@example.com/once');
-    const sealed = await cluster.run(() => cluster.client('u01').writeOnce(x, utf8('forever')));
-    assert.equal(sealed.t, SEALED_TIMESTAMP);
-    const e1 = await refused(cluster, () => cluster.client('u01').write(x, utf8('later')));
-    assert.equal(e1.code, 'sealed');
-    // Another device's writeOnce of a different value is refused too (today with code timestampConflict,
-    // after every retry; 'sealed' would be the accurate code).
-    await refused(cluster, () => cluster.client('u02').writeOnce(x, utf8('another')));
-    for (const reader of HONEST_CLIENTS) {
-      const r = await read(cluster, reader, x);
-      assert.deepEqual({ t: r.t, v: r.v }, { t: SEALED_TIMESTAMP, v: 'forever' }, reader);
-    }
-    assert.deepEqual(revocationLog(cluster), []);
-
-    await t.test(
-      'the same client writeOnce-ing a different value is refused as sealed, and the honest writer is not revoked',
-      async () => {
-        const e = await refused(cluster, () => cluster.client('u01').writeOnce(x, utf8('another')));
-        assert.deepEqual(revocationLog(cluster), []);
-        assert.equal(e.code, 'sealed');
-      },
-    );
+    await writeOnce(start, utf8('alice@example.com/once'), HONEST_CLIENTS, t);
   });
 
   void test('paper §5 collusion with b = 1 colluding signer: exactly u11 and the colluder are revoked; the clique then has 3 < 4 members, so writes fail with an error, never a wrong value', async () => {
