@@ -7,6 +7,7 @@
  * answer as a failed answer from this node and its quorum logic carries on with the others, exactly as for
  * any other refusal. The rate is checked first, so a peer over its rate never takes a handler slot.
  */
+import { setBounded } from '../collections/bounded.js';
 import type { Clock } from '../env/clock.js';
 import { encodeResponse } from '../protocol/messages.js';
 import type { RequestHandler } from '../transport/transport.js';
@@ -53,19 +54,13 @@ export class PeerRateLimiter {
   take(peer: string): boolean {
     const now = this.#clock.now();
     let bucket = this.#buckets.get(peer);
-    if (bucket === undefined) {
-      if (this.#buckets.size >= this.peersMax) {
-        const oldest = this.#buckets.keys().next().value;
-        if (oldest !== undefined) this.#buckets.delete(oldest);
-      }
-      bucket = { tokens: this.burst, atMs: now };
-    } else {
-      this.#buckets.delete(peer);
+    if (bucket === undefined) bucket = { tokens: this.burst, atMs: now };
+    else {
       const elapsedMs = Math.max(0, now - bucket.atMs);
       bucket.tokens = Math.min(this.burst, bucket.tokens + (elapsedMs * this.ratePerSecond) / 1000);
       bucket.atMs = now;
     }
-    this.#buckets.set(peer, bucket);
+    setBounded(this.#buckets, peer, bucket, this.peersMax);
     if (bucket.tokens < 1) return false;
     bucket.tokens -= 1;
     return true;

@@ -5,7 +5,7 @@
  * answers are counted per distinct node.
  */
 import { bytesEqual, toHex } from '../codec/bytes.js';
-import { addBounded } from '../collections/bounded.js';
+import { addBounded, setBounded } from '../collections/bounded.js';
 import { AbortedError, abortedError, RELEASED, withDeadline, type Clock } from '../env/clock.js';
 import { sample, type Random } from '../env/random.js';
 import { sign, verify, type SigningKey } from '../crypto/ed25519.js';
@@ -352,9 +352,7 @@ export class BftkvClient {
   }
 
   private suspect(id: NodeId): void {
-    this.suspects.delete(id);
-    if (this.suspects.size >= SUSPECTS_MAX) this.suspects.delete(this.suspects.keys().next().value!);
-    this.suspects.set(id, this.deps.clock.now() + this.options.suspectMs);
+    setBounded(this.suspects, id, this.deps.clock.now() + this.options.suspectMs, SUSPECTS_MAX);
   }
 
   private suspected(id: NodeId): boolean {
@@ -623,9 +621,7 @@ export class BftkvClient {
     if (t === SEALED_TIMESTAMP) return; // write-once attempts are remembered by value in `sealedDigests`
     const k = toHex(x);
     if ((this.lastUsed.get(k) ?? 0n) >= t) return;
-    this.lastUsed.delete(k);
-    if (this.lastUsed.size >= LAST_USED_MAX) this.lastUsed.delete(this.lastUsed.keys().next().value!);
-    this.lastUsed.set(k, t);
+    setBounded(this.lastUsed, k, t, LAST_USED_MAX);
   }
 
   /**
@@ -651,9 +647,7 @@ export class BftkvClient {
           'this client already signed another write-once value for this variable',
         );
       }
-      if (this.sealedDigests.size >= LAST_USED_MAX)
-        this.sealedDigests.delete(this.sealedDigests.keys().next().value!);
-      this.sealedDigests.set(k, digest);
+      setBounded(this.sealedDigests, k, digest, LAST_USED_MAX);
     }
     const writer = this.certificate();
     const writerSignature = sign(this.deps.key, writerStatement(x, t, digest));

@@ -7,6 +7,7 @@
  * KV node stores a record before it acknowledges it — a crash can never make an honest node sign two
  * values for one (x, t) or forget an acknowledged record.
  */
+import { setBounded } from '../collections/bounded.js';
 import { ByteReader, ByteWriter, bytesEqual, CodecError, toHex } from '../codec/bytes.js';
 import type { Clock } from '../env/clock.js';
 import { withDeadline } from '../env/clock.js';
@@ -537,9 +538,7 @@ export class BftkvServer {
 
   private keepEvidence(key: string, rec: SignedRecord): void {
     if (rec.signatures.length === 0) return;
-    this.evidence.delete(key);
-    if (this.evidence.size >= EVIDENCE_MAX) this.evidence.delete(this.evidence.keys().next().value!);
-    this.evidence.set(key, rec);
+    setBounded(this.evidence, key, rec, EVIDENCE_MAX);
   }
 
   private enqueueGossip(rec: SignedRecord): void {

@@ -36,6 +36,7 @@
 import { X509Certificate, createHash, type KeyObject } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import * as tls from 'node:tls';
+import { setBounded } from '../collections/bounded.js';
 import { fromHex, utf8 } from '../codec/bytes.js';
 import { sign, verify, type SigningKey } from '../crypto/ed25519.js';
 import { AbortedError, abortedError, systemClock, type Clock } from '../env/clock.js';
@@ -1021,12 +1022,12 @@ export class TlsTransport implements Transport {
     const ceiling = Math.min(this.#backoffMaxMs, this.#backoffBaseMs * 2 ** Math.min(failures - 1, 30));
     const half = Math.floor(ceiling / 2);
     const delayMs = ceiling - half + this.#random.int(half + 1);
-    this.#backoff.delete(key);
-    if (this.#backoff.size >= BACKOFF_ENTRIES_MAX) {
-      const oldest = this.#backoff.keys().next().value;
-      if (oldest !== undefined) this.#backoff.delete(oldest);
-    }
-    this.#backoff.set(key, { failures, retryAtMs: this.#clock.now() + delayMs, lastError: reason.message });
+    setBounded(
+      this.#backoff,
+      key,
+      { failures, retryAtMs: this.#clock.now() + delayMs, lastError: reason.message },
+      BACKOFF_ENTRIES_MAX,
+    );
   }
 }
 

@@ -32,6 +32,7 @@ import { expand_message_xmd } from '@noble/curves/abstract/hash-to-curve.js';
 import { mulAddUnsafe, pippenger } from '@noble/curves/abstract/curve.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import type { WeierstrassPoint, WeierstrassPointCons } from '@noble/curves/abstract/weierstrass.js';
+import { setBounded } from '../../collections/bounded.js';
 import { ByteReader, ByteWriter, CodecError, utf8 } from '../../codec/bytes.js';
 import type { Random } from '../../env/random.js';
 import { decodeDerSignature, encodeDsaSpki, pemEncode } from './dsa-der.js';
@@ -364,11 +365,7 @@ export function dsaGroup(params: DsaParams): DlGroup {
   const r = (p - 1n) / (2n * q);
   const limLee = r > 1n << 128n && r !== q && checkPrimeSync(r) ? r : undefined;
   const group = makeDsaGroup(p, q, g, pBits, qBits, limLee);
-  if (dsaGroupCache.size >= DSA_GROUP_CACHE_MAX) {
-    const oldest = dsaGroupCache.keys().next().value;
-    if (oldest !== undefined) dsaGroupCache.delete(oldest);
-  }
-  dsaGroupCache.set(key, group);
+  setBounded(dsaGroupCache, key, group, DSA_GROUP_CACHE_MAX);
   return group;
 }
 

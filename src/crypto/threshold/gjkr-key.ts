@@ -10,6 +10,7 @@
  * checks that they lie on one polynomial of degree t whose value at 0 is y).
  */
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { setBounded } from '../../collections/bounded.js';
 import { ByteReader, ByteWriter, CodecError, bytesEqual, utf8, writeList } from '../../codec/bytes.js';
 import type { Random } from '../../env/random.js';
 import { sha256 } from '../hash.js';
@@ -232,8 +233,7 @@ export class PublicKeyInfoCache {
     let info = this.entries.get(id);
     if (info === undefined) {
       info = decodePublicKeyInfo(bytes);
-      if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
-      this.entries.set(id, info);
+      setBounded(this.entries, id, info, this.max);
     }
     return info;
   }

@@ -19,6 +19,7 @@ import {
   hkdfSync,
   type KeyObject,
 } from 'node:crypto';
+import { setBounded } from '../../collections/bounded.js';
 import type { Random } from '../../env/random.js';
 import { sha256 } from '../hash.js';
 
@@ -64,8 +65,7 @@ function recipientKeyObject(publicKey: Uint8Array): KeyObject {
   let key = recipientKeys.get(id);
   if (key === undefined) {
     key = publicKeyObject(publicKey);
-    if (recipientKeys.size >= RECIPIENT_KEYS_MAX) recipientKeys.delete(recipientKeys.keys().next().value!);
-    recipientKeys.set(id, key);
+    setBounded(recipientKeys, id, key, RECIPIENT_KEYS_MAX);
   }
   return key;
 }

@@ -137,7 +137,7 @@ import {
   type StoredKey,
 } from './scheme.js';
 import { coordinateReshare, reshareHolder, type ReshareAdapter, type SharedPublicKey } from './reshare.js';
-import { addBounded } from '../../collections/bounded.js';
+import { addBounded, setBounded } from '../../collections/bounded.js';
 
 /** A session's time to live at a holder, from its first step. */
 export const FROST_SESSION_TTL_MS = 60_000;
@@ -202,8 +202,7 @@ class GroupKeyCache {
     if (cached !== undefined) return cached;
     const group = decodeGroupKey(bytes);
     validateGroupKey(group);
-    if (this.keys.size >= GROUP_KEY_CACHE_MAX) this.keys.delete(this.keys.keys().next().value!);
-    this.keys.set(id, group);
+    setBounded(this.keys, id, group, GROUP_KEY_CACHE_MAX);
     return group;
   }
 }
