@@ -41,6 +41,7 @@ import {
   lagrangeAtZero,
   shoupSignShare,
   verifyShoupShare,
+  ShoupShareVerifier,
   type ShoupDealing,
   type ShoupResponse,
 } from '../../src/crypto/threshold/rsa-shoup.js';
@@ -186,6 +187,39 @@ void test('Shoup (2, 3), 2048-bit N from 1024-bit safe primes via generateShoupK
   assert.deepEqual(signers, [2, 3]);
   assert.ok(nodeVerifies(publicPem, 'sha256', DATA, signature));
   assert.ok(opensslVerifies(publicPem, 'sha256', DATA, signature));
+});
+
+void test('ShoupShareVerifier: checks are remembered per (sender, share), never per value; combining checked shares gives the standard signature', async () => {
+  const k = await shoupKey(256, 3, 5);
+  const { publicKey } = k.dealing;
+  const message = signMessageFor(DATA, CONTEXT);
+  const honest = responsesFrom(k, range1(5), message);
+  const verifier = new ShoupShareVerifier(publicKey, message, 5);
+  const two = honest[1]!.share;
+  const badProof = { ...two, proof: { c: two.proof.c, z: two.proof.z + 1n } };
+  assert.deepEqual(verifier.check(2, two), { ok: true });
+  // The same value with a forged proof, or the same share from another sender, is checked on its own.
+  assert.equal(verifier.check(2, badProof).ok, false);
+  assert.equal(verifier.check(3, two).ok, false);
+  assert.deepEqual(verifier.check(2, two), { ok: true });
+  assert.equal(verifier.check(2, badProof).ok, false);
+  // Malformed input is refused, not remembered, never thrown.
+  assert.equal(verifier.check(2, { ...two, proof: null } as never).ok, false);
+  assert.equal(verifier.check(2, null as never).ok, false);
+  // Combining what was checked: the forger is named, the honest rest sign.
+  const one = honest[0]!.share;
+  const forged = { from: 1, share: { ...one, proof: { c: one.proof.c, z: one.proof.z + 1n } } };
+  const result = verifier.combine([forged, ...honest.slice(2)]);
+  assert.deepEqual(
+    result.culprits.map((c) => c.party),
+    [1],
+  );
+  assert.deepEqual(result.signers, [3, 4, 5]);
+  assertStandardSignature(k, result.signature);
+  // A verifier is bound to its message: another message's shares do not verify under it.
+  const other = signMessageFor(new TextEncoder().encode('another request'), CONTEXT);
+  const otherShare = shoupSignShare(k.dealing.shares[0]!, other, secureRandom);
+  assert.equal(verifier.check(1, otherShare).ok, false);
 });
 
 void test('Shoup (4, 7), 512-bit N: malicious shares are rejected with their senders named; the honest rest sign', async () => {

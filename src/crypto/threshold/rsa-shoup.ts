@@ -449,8 +449,103 @@ export function checkShoupVerificationKeys(publicKey: ShoupPublicKey): void {
 }
 
 /**
- * Combines signature shares (Shoup §3 "Combining shares"): verifies every response, names the senders of
- * invalid ones, combines the k valid shares with the smallest indices, and verifies the result with
+ * Checks the signature shares of one message under one key, each distinct share once, and combines them.
+ * A coordinator checks shares as they arrive (to stop at k valid ones) and then combines the same shares
+ * with `combine` without paying for their proofs again.
+ */
+export class ShoupShareVerifier {
+  readonly #ctx: VerifierContext;
+  readonly #checked = new Map<string, PartialCheck>();
+
+  /** `uses`: about how many shares will be checked (sizes the fixed-base tables). */
+  constructor(
+    readonly publicKey: ShoupPublicKey,
+    readonly message: RsaSignMessage,
+    uses: number,
+  ) {
+    checkSignMessage(message);
+    checkShoupPublicKey(publicKey);
+    this.#ctx = verifierContext(publicKey, message, uses);
+  }
+
+  /** `verifyShoupShare` for this key and message, remembered per (sender, value, proof). */
+  check(from: number, share: ShoupSignatureShare): PartialCheck {
+    const id = shareId(from, share);
+    const known = id === undefined ? undefined : this.#checked.get(id);
+    if (known !== undefined) return known;
+    const result = checkShare(this.#ctx, from, share);
+    if (id !== undefined && this.#checked.size < 4 * this.publicKey.players) this.#checked.set(id, result);
+    return result;
+  }
+
+  /**
+   * Combines signature shares (Shoup §3 "Combining shares"): checks every response, names the senders of
+   * invalid ones, combines the k valid shares with the smallest indices, and verifies the result with
+   * node:crypto. Throws ThresholdRsaError 'insufficientShares' (with culprits) when fewer than k are valid.
+   */
+  combine(responses: readonly ShoupResponse[]): ShoupSignature {
+    const { publicKey, message } = this;
+    const { n, e, players, threshold } = publicKey;
+    if (responses.length > 4 * players)
+      throw new RangeError(`responses: at most ${4 * players} expected, got ${responses.length}`);
+    const culprits: Culprit[] = [];
+    const valid = new Map<number, bigint>();
+    const seen = new Map<number, ShoupSignatureShare>();
+    const blamed = new Set<number>();
+    const blame = (party: number, reason: string): void => {
+      if (blamed.has(party)) return;
+      blamed.add(party);
+      culprits.push({ party, reason });
+      valid.delete(party);
+    };
+    for (const { from, share } of responses) {
+      if (!Number.isInteger(from) || from < 1 || from > players)
+        throw new RangeError(`responses[].from: expected 1..${players}, got ${from}`);
+      const earlier = seen.get(from);
+      if (earlier !== undefined) {
+        if (earlier.value !== share?.value) blame(from, 'sent two different signature shares');
+        continue;
+      }
+      seen.set(from, share);
+      const check = this.check(from, share);
+      if (check.ok) valid.set(from, share.value);
+      else blame(from, check.reason);
+    }
+    if (valid.size < threshold)
+      throw new ThresholdRsaError(
+        'insufficientShares',
+        `${valid.size} valid signature shares, ${threshold} needed`,
+        culprits,
+      );
+    const signers = [...valid.keys()].sort((a, b) => a - b).slice(0, threshold);
+    const delta = factorial(players);
+    const x = this.#ctx.x;
+    // w = Π x_j^{2λ_{0,j}} = x^{4Δ²d}; then y = w^a x^b with a·4Δ² + b·e = 1.
+    let w = 1n;
+    for (const j of signers) w = (w * modPow(valid.get(j)!, 2n * lagrangeAtZero(signers, j, delta), n)) % n;
+    const [g, a, b] = egcd(4n * delta * delta, e);
+    if (g !== 1n) throw new Error('Invariant: gcd(4Δ², e) = 1 for a prime e > l');
+    const y = (modPow(w, a, n) * modPow(x, b, n)) % n;
+    const signature = i2osp(y, modulusBytes(n));
+    if (!verifyPkcs1Digest(publicKey, message, signature))
+      throw new ThresholdRsaError('invalidSignature', 'combined signature does not verify', culprits);
+    return { signature, signers, culprits };
+  }
+}
+
+/** The memo key of a share from `from`, or undefined when the share is not even shaped like one. */
+function shareId(from: number, share: ShoupSignatureShare): string | undefined {
+  if (typeof share !== 'object' || share === null || typeof share.proof !== 'object' || share.proof === null)
+    return undefined;
+  const { value, proof } = share;
+  if (typeof value !== 'bigint' || typeof proof.c !== 'bigint' || typeof proof.z !== 'bigint')
+    return undefined;
+  return `${from}:${share.index}:${value.toString(16)}:${proof.c.toString(16)}:${proof.z.toString(16)}`;
+}
+
+/**
+ * Combines signature shares (see `ShoupShareVerifier.combine`): verifies every response, names the senders
+ * of invalid ones, combines the k valid shares with the smallest indices, and verifies the result with
  * node:crypto. Throws ThresholdRsaError 'insufficientShares' (with culprits) when fewer than k are valid.
  */
 export function combineShoup(
@@ -458,55 +553,7 @@ export function combineShoup(
   message: RsaSignMessage,
   responses: readonly ShoupResponse[],
 ): ShoupSignature {
-  checkSignMessage(message);
-  checkShoupPublicKey(publicKey);
-  const { n, e, players, threshold } = publicKey;
-  if (responses.length > 4 * players)
-    throw new RangeError(`responses: at most ${4 * players} expected, got ${responses.length}`);
-  const culprits: Culprit[] = [];
-  const valid = new Map<number, bigint>();
-  const seen = new Map<number, ShoupSignatureShare>();
-  const blamed = new Set<number>();
-  let ctx: VerifierContext | undefined;
-  const blame = (party: number, reason: string): void => {
-    if (blamed.has(party)) return;
-    blamed.add(party);
-    culprits.push({ party, reason });
-    valid.delete(party);
-  };
-  for (const { from, share } of responses) {
-    if (!Number.isInteger(from) || from < 1 || from > players)
-      throw new RangeError(`responses[].from: expected 1..${players}, got ${from}`);
-    const earlier = seen.get(from);
-    if (earlier !== undefined) {
-      if (earlier.value !== share?.value) blame(from, 'sent two different signature shares');
-      continue;
-    }
-    seen.set(from, share);
-    ctx ??= verifierContext(publicKey, message, responses.length);
-    const check = checkShare(ctx, from, share);
-    if (check.ok) valid.set(from, share.value);
-    else blame(from, check.reason);
-  }
-  if (valid.size < threshold)
-    throw new ThresholdRsaError(
-      'insufficientShares',
-      `${valid.size} valid signature shares, ${threshold} needed`,
-      culprits,
-    );
-  const signers = [...valid.keys()].sort((a, b) => a - b).slice(0, threshold);
-  const delta = factorial(players);
-  const x = ctx?.x ?? representative(publicKey, message);
-  // w = Π x_j^{2λ_{0,j}} = x^{4Δ²d}; then y = w^a x^b with a·4Δ² + b·e = 1.
-  let w = 1n;
-  for (const j of signers) w = (w * modPow(valid.get(j)!, 2n * lagrangeAtZero(signers, j, delta), n)) % n;
-  const [g, a, b] = egcd(4n * delta * delta, e);
-  if (g !== 1n) throw new Error('Invariant: gcd(4Δ², e) = 1 for a prime e > l');
-  const y = (modPow(w, a, n) * modPow(x, b, n)) % n;
-  const signature = i2osp(y, modulusBytes(n));
-  if (!verifyPkcs1Digest(publicKey, message, signature))
-    throw new ThresholdRsaError('invalidSignature', 'combined signature does not verify', culprits);
-  return { signature, signers, culprits };
+  return new ShoupShareVerifier(publicKey, message, responses.length).combine(responses);
 }
 
 // ---- Encodings (canonical, bounded; decoders throw CodecError naming the field). ----

@@ -69,7 +69,6 @@ import {
   SHOUP_PLAYERS_MAX,
   checkShoupShare,
   checkShoupVerificationKeys,
-  combineShoup,
   decodeShoupPublicKey,
   decodeShoupShare,
   decodeShoupSignatureShare,
@@ -78,8 +77,8 @@ import {
   encodeShoupSignatureShare,
   backgroundSafePrime,
   generateShoupKey,
+  ShoupShareVerifier,
   shoupSignShare,
-  verifyShoupShare,
   type ShoupDealing,
   type ShoupResponse,
   type ShoupShare,
@@ -685,11 +684,12 @@ export function rsaShoupCoordinator(options: RsaCoordinatorOptions = {}): Scheme
           `publicKey: (k, l) = (${publicKey.threshold}, ${publicKey.players}), the group has (${k}, ${group.n})`,
         );
       const body = encodeShoupSignRequest(digest);
-      const message = signMessage(sid, digest);
       // Only shares whose proofs verify count towards k: wrong shares arriving first cannot end the round.
+      // The verifier remembers each check, so combining does not verify the same shares again.
+      const verifier = new ShoupShareVerifier(publicKey, signMessage(sid, digest), group.n);
       const valid = (from: number, answer: Uint8Array) => {
         try {
-          return verifyShoupShare(publicKey, message, from, decodeShoupSignatureShare(answer, publicKey)).ok;
+          return verifier.check(from, decodeShoupSignatureShare(answer, publicKey)).ok;
         } catch {
           return false;
         }
@@ -709,7 +709,7 @@ export function rsaShoupCoordinator(options: RsaCoordinatorOptions = {}): Scheme
       let signature: Uint8Array;
       let culprits: SchemeCulprit[];
       try {
-        const result = combineShoup(publicKey, signMessage(sid, digest), responses);
+        const result = verifier.combine(responses);
         signature = result.signature;
         culprits = [...undecodable, ...culpritsOf(result.culprits)];
       } catch (err) {
