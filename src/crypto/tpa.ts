@@ -21,6 +21,7 @@ import { ristretto255, ristretto255_oprf } from '@noble/curves/ed25519.js';
 import { ByteReader, ByteWriter, bytesEqual, CodecError, utf8, writeList } from '../codec/bytes.js';
 import type { Random } from '../env/random.js';
 import { sha256 } from './hash.js';
+import { lagrangeCoefficients } from './threshold/gjkr-vss.js';
 import { SEED_BYTES, signingKeyFromSeed, type SigningKey } from './ed25519.js';
 
 const Point = ristretto255.Point;
@@ -125,21 +126,6 @@ export function decodeScalar(b: Uint8Array, field: string): bigint {
   const v = littleEndian(b);
   if (v === 0n || v >= Fn.ORDER) throw new TpaError(`${field}: not a canonical non-zero scalar`);
   return v;
-}
-
-/** Lagrange coefficients at 0 for the share indices `xs` (distinct, 1-based). */
-export function lagrangeAtZero(xs: readonly number[]): bigint[] {
-  return xs.map((xi, i) => {
-    let num = 1n;
-    let den = 1n;
-    for (let j = 0; j < xs.length; j++) {
-      if (j === i) continue;
-      const xj = BigInt(xs[j]!);
-      num = Fn.mul(num, xj);
-      den = Fn.mul(den, Fn.sub(xj, BigInt(xi)));
-    }
-    return Fn.mul(num, Fn.inv(den));
-  });
 }
 
 /** K_i = Σ_j C_j · i^j: member i's public share from the Feldman commitments (1-based i). */
@@ -383,10 +369,12 @@ export type GroupAnswers = ReadonlyMap<string, Evaluation>;
 
 function combineGroup(b: Blinded, group: CredentialGroup, members: readonly string[], answers: GroupAnswers) {
   const xs = members.map((m) => group.members.indexOf(m) + 1);
-  const lambdas = lagrangeAtZero(xs);
+  const lambdas = lagrangeCoefficients({ q: Fn.ORDER }, xs);
   let acc = Point.ZERO;
   for (const [i, m] of members.entries())
-    acc = acc.add(decodePoint(answers.get(m)!.evaluated, `evaluation of ${m}`).multiply(lambdas[i]!));
+    acc = acc.add(
+      decodePoint(answers.get(m)!.evaluated, `evaluation of ${m}`).multiply(lambdas.get(xs[i]!)!),
+    );
   return ristretto255_oprf.oprf.finalize(b.input, b.blind, acc.toBytes());
 }
 

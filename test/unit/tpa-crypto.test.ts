@@ -16,7 +16,6 @@ import {
   encodeScalar,
   evaluateDirect,
   evaluateShare,
-  lagrangeAtZero,
   oprfInput,
   openValue,
   passwordThreshold,
@@ -31,6 +30,7 @@ import {
   type PasswordSetup,
 } from '../../src/crypto/tpa.js';
 import { secureRandom } from '../../src/env/random.js';
+import { lagrangeCoefficients } from '../../src/crypto/threshold/gjkr-vss.js';
 
 const members = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => (prefix + i.toString(16)).padStart(32, '0'));
@@ -145,10 +145,13 @@ function offlineAttack(s: PasswordSetup, compromised: number, dictionary: readon
     const input = oprfInput('uid', cred.name, guess);
     const outputs = cred.groups.map((g, gi) => {
       const known = g.members.slice(0, compromised).map((m) => s.shares[gi]!.get(m)!);
-      const lambdas = lagrangeAtZero(known.map((k) => k.index));
+      const lambdas = lagrangeCoefficients(
+        { q: ristretto255.Point.Fn.ORDER },
+        known.map((k) => k.index),
+      );
       let k = 0n;
-      for (const [i, sh] of known.entries())
-        k = ristretto255.Point.Fn.add(k, ristretto255.Point.Fn.mul(lambdas[i]!, sh.share));
+      for (const sh of known)
+        k = ristretto255.Point.Fn.add(k, ristretto255.Point.Fn.mul(lambdas.get(sh.index)!, sh.share));
       return evaluateDirect(k === 0n ? 1n : k, input, secureRandom);
     });
     if (bytesEqual(deriveKeys(outputs, credentialCoreId(cred)).auth.publicKey, cred.authKey))
